@@ -1,0 +1,70 @@
+"""The ``evfer`` command: one sub-command per module in this package.
+
+Each module ``evfer/cli/<name>.py`` defines ``ORDER`` (position in ``--help``) and
+``register(subparsers)``, which adds its parser and sets ``func`` to a ``run(args) -> int | None``.
+Heavy imports (torch, faery) happen inside ``run`` so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+from ..errors import EvferError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evfer",
+        description="Event-based facial expression recognition: read and emulate events, "
+        "prepare datasets, train and evaluate a ResNet+LSTM recognizer.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    modules = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(mod, "register"):
+            modules.append(mod)
+    for mod in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code = args.func(args)
+    except EvferError as exc:
+        if args.debug:
+            raise
+        print(f"evfer: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evfer: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # unexpected: still one line unless --debug
+        if args.debug:
+            raise
+        print(
+            f"evfer: internal error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)",
+            file=sys.stderr,
+        )
+        return 1
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

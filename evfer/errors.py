@@ -1,0 +1,25 @@
+"""Errors meant for users: one line, naming the input and the problem.
+
+Library code raises these; the CLI prints ``evfer: error: <message>`` and exits non-zero, no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class EvferError(Exception):
+    """A problem with the user's input or configuration, explained in one line."""
+
+
+class InputError(EvferError):
+    """A file or argument that cannot be used (missing, empty, corrupt, wrong type)."""
+
+    def __init__(self, source: str | os.PathLike | None, problem: str):
+        self.source = None if source is None else os.fspath(source)
+        self.problem = problem
+        super().__init__(problem if source is None else f"{self.source}: {problem}")
+
+
+class ConfigError(EvferError):
+    """A config key that does not exist or has a value of the wrong type."""
