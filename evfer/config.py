@@ -1,0 +1,352 @@
+"""Typed configuration, resolved once, up front.
+
+A run is described by one YAML file of groups (``data``, ``emulator``, ``voxel``, ``model``, ``train``)
+plus ``key=value`` overrides from the command line. Everything is checked before any work starts: an
+unknown key or a value of the wrong type is a one-line :class:`ConfigError` naming the key and the
+valid choices. The resolved config (:func:`to_dict`) is saved with every output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from .errors import ConfigError
+
+# ------------------------------------------------------------------------------------------ groups
+
+
+@dataclass
+class SourceConfig:
+    """One dataset source. ``kind`` selects the reader; options not used by a kind are ignored."""
+
+    kind: Literal["ckplus", "nefer", "synthetic"]
+    root: str
+    # --- ckplus / synthetic (frame sequences through the emulator)
+    fps: float = 30.0
+    face_crop: Literal["haar", "center", "none"] = "haar"
+    face_margin: float = 0.25  # fraction of the detected face box added on every side
+    mask_timecode: bool = True  # blank CK+'s burnt-in timecode (lower-left) before emulation
+    blur_sigma: float = 1.0  # Gaussian blur (pixels) before emulation; 0 disables
+    neutral_from_onset: bool = True  # add a neutral clip from the onset frames of labelled sequences
+    onset_frames: int = 4  # frames used for that neutral clip
+    frame_size: list[int] = field(default_factory=lambda: [128, 128])  # [W, H] after crop, before emulation
+    # --- synthetic only (generated into ``root`` when absent)
+    identities: int = 24
+    seed: int = 0
+    frames: list[int] = field(default_factory=lambda: [12, 20])  # [min, max] frames per sequence
+    synth_size: list[int] = field(default_factory=lambda: [160, 160])  # [W, H] rendered frames
+    # --- nefer
+    labels: Literal["expected", "reported"] = "expected"
+    annotations: str | None = None  # folder holding expected_emotions/ and reported_emotions/
+    face_box: list[int] | None = None  # [x, y, w, h] user-given box (sensor pixels); None = from event density
+    box_size: list[int] | None = None  # [w, h] of the density-based box; None = 0.45 x sensor height, square
+    # --- any kind
+    limit: int | None = None  # use at most this many clips (quick experiments)
+
+    def config_keys(self) -> set[str]:
+        """The options that apply to this source's kind (the only ones saved with a run)."""
+        return _COMMON_SOURCE_KEYS | _KIND_KEYS[self.kind]
+
+    def validate(self, path: str, given: set[str]) -> None:
+        wrong = sorted(given - self.config_keys())
+        if wrong:
+            raise ConfigError(
+                f"{path}{wrong[0]}: not an option of sources of kind '{self.kind}' "
+                f"(valid: {', '.join(sorted(_COMMON_SOURCE_KEYS | _KIND_KEYS[self.kind]))})"
+            )
+
+
+_COMMON_SOURCE_KEYS = {"kind", "root", "limit"}
+_FRAME_KEYS = {"fps", "face_crop", "face_margin", "mask_timecode", "blur_sigma", "neutral_from_onset",
+               "onset_frames", "frame_size"}
+_KIND_KEYS = {
+    "ckplus": _FRAME_KEYS,
+    "synthetic": _FRAME_KEYS | {"identities", "seed", "frames", "synth_size"},
+    "nefer": {"labels", "annotations", "face_box", "box_size"},
+}
+
+
+@dataclass
+class SplitConfig:
+    method: Literal["subject", "official", "kfold"] = "subject"
+    fractions: list[float] = field(default_factory=lambda: [0.7, 0.2, 0.1])  # train, val, test
+    folds: int = 5  # for kfold
+    fold: int = 0  # which fold is the test fold (kfold)
+    seed: int = 0
+
+    def validate(self, path: str, given: set[str]) -> None:
+        if len(self.fractions) != 3 or any(f < 0 for f in self.fractions) or abs(sum(self.fractions) - 1) > 1e-6:
+            raise ConfigError(f"{path}fractions: need three non-negative fractions (train, val, test) summing to 1")
+        if self.folds < 2 or not 0 <= self.fold < self.folds:
+            raise ConfigError(f"{path}fold: need folds >= 2 and 0 <= fold < folds (got {self.fold}/{self.folds})")
+
+
+@dataclass
+class BalanceConfig:
+    method: Literal["none", "undersample", "oversample", "class_weights"] = "oversample"
+    seed: int = 0
+
+
+@dataclass
+class DenoiseConfig:
+    """Background-activity filter on emulated events: keep an event only if a neighbour within
+    ``radius`` pixels fired within ``window_us`` before it. ``window_us = 0`` disables."""
+
+    window_us: int = 0
+    radius: int = 1
+
+
+@dataclass
+class DataConfig:
+    sources: list[SourceConfig] = field(default_factory=list)
+    label_set: Literal["six", "ekman7"] = "six"
+    label_map: dict[str, str | None] = field(default_factory=dict)  # overrides of the default table
+    split: SplitConfig = field(default_factory=SplitConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+    denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
+    out: str = "runs/data"  # prepared dataset folder (events, manifest, voxel caches)
+    workers: int = 2
+
+
+@dataclass
+class EmulatorConfig:
+    preset: Literal["clean", "noisy", "v2e"] = "clean"
+    params: dict[str, Any] = field(default_factory=dict)  # overrides of the preset's parameters
+    seed: int = 0
+
+
+@dataclass
+class VoxelConfig:
+    bins: int = 10
+    windows: int = 6  # T windows per clip, for the LSTM
+    size: list[int] = field(default_factory=lambda: [112, 112])  # [W, H] of the voxel grids
+    normalize: bool = True  # E2VID normalisation per window
+
+    def validate(self, path: str, given: set[str]) -> None:
+        if self.bins < 1 or self.windows < 1:
+            raise ConfigError(f"{path}bins/windows: must be >= 1 (got {self.bins}, {self.windows})")
+        if len(self.size) != 2 or min(self.size) < 8:
+            raise ConfigError(f"{path}size: need [W, H] of at least 8 pixels each (got {self.size})")
+
+
+@dataclass
+class ModelConfig:
+    backbone: Literal["resnet18", "resnet34", "resnet50"] = "resnet50"
+    hidden: int = 512
+    dropout: float = 0.5
+    pretrained: str | None = None  # checkpoint path, "imagenet", or None
+
+
+@dataclass
+class AugmentConfig:
+    flip: bool = True  # horizontal flip (faces are near-symmetric)
+    translate: float = 0.05  # max shift, fraction of the size; 0 disables
+    scale: float = 0.05  # max zoom in/out, fraction; 0 disables
+    jitter: float = 0.1  # event-count jitter: multiply each clip by U(1-j, 1+j); 0 disables
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 50
+    patience: int = 10  # early stopping on validation accuracy
+    precision: Literal["bf16", "fp32"] = "bf16"
+    channels_last: bool = True
+    accelerator: str = "auto"
+    devices: Union[int, str] = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    num_workers: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    val_every: int = 1
+    limit_batches: float | None = None  # fraction/number of batches per epoch (smoke tests)
+    deterministic: bool = False
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
+    voxel: VoxelConfig = field(default_factory=VoxelConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML config (or start from defaults), apply ``key=value`` overrides, validate."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" (line {where.line + 1})" if where is not None else ""
+            raise ConfigError(f"{path}: not valid YAML{at}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of config groups at the top level")
+    for item in overrides:
+        apply_override(raw, item)
+    return from_dict(Config, raw)
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Set ``a.b.c=value`` in a nested dict; ``value`` is parsed as YAML (numbers, lists, null)."""
+    if "=" not in item:
+        raise ConfigError(f"override '{item}' must look like key=value, e.g. train.epochs=5")
+    key, _, text = item.partition("=")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    parts = key.strip().split(".")
+    node: Any = raw
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            node = node[_list_index(node, part, parts[: i + 1])]
+            continue
+        if part not in node or node[part] is None:
+            nxt = parts[i + 1]
+            node[part] = [] if nxt.isdigit() else {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_list_index(node, last, parts)] = value
+    else:
+        node[last] = value
+
+
+def _list_index(node: list, part: str, parts: list[str]) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"override key {'.'.join(parts)}: no list element {part} (list has {len(node)})")
+    return int(part)
+
+
+def from_dict(cls: type, raw: Any, path: str = "") -> Any:
+    """Build dataclass ``cls`` from ``raw``, checking keys and types; errors name the dotted key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {_describe(raw)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(_unknown_key(f"{path}{key}", key, list(fields)))
+        kwargs[key] = _coerce(hints[key], value, f"{path}{key}")
+    for name, f in fields.items():
+        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{path}{name}: required key is missing")
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate"):
+        obj.validate(path, set(raw))
+    return obj
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} is not {_type_name(tp)}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{path}: {value!r} is not a valid choice (valid: {', '.join(map(str, args))})")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, path + ".")
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {_describe(value)}")
+        return [_coerce(args[0], v, f"{path}.{i}") for i, v in enumerate(value)] if args else list(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {_describe(value)}")
+        return {str(k): _coerce(args[1], v, f"{path}.{k}") for k, v in value.items()} if args else dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{path}: expected true or false, got {_describe(value)}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{path}: expected an integer, got {_describe(value)}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{path}: expected a number, got {_describe(value)}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{path}: expected a string, got {_describe(value)}")
+    raise ConfigError(f"{path}: unsupported config type {tp}")  # pragma: no cover
+
+
+def _unknown_key(path: str, key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{path}: unknown config key{hint} (valid keys: {', '.join(valid)})"
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+# ------------------------------------------------------------------------------------------ saving
+
+
+def to_dict(cfg: Any) -> Any:
+    """Plain, YAML/JSON-serialisable form of a config (lists, dicts, scalars)."""
+    if dataclasses.is_dataclass(cfg):
+        keys = cfg.config_keys() if hasattr(cfg, "config_keys") else None
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg) if keys is None or f.name in keys}
+    if isinstance(cfg, (list, tuple)):
+        return [to_dict(v) for v in cfg]
+    if isinstance(cfg, dict):
+        return {k: to_dict(v) for k, v in cfg.items()}
+    return cfg
+
+
+def dump_yaml(cfg: Any) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def save_config(cfg: Any, path: str | Path) -> None:
+    """Write the resolved config as YAML (atomically)."""
+    from .atomic import write_text_atomic
+
+    write_text_atomic(path, dump_yaml(cfg))
