@@ -1,0 +1,286 @@
+"""``evfer prepare``: dataset folders -> events -> manifest -> subject-disjoint split -> balance -> voxels.
+
+Output folder (``data.out``)::
+
+    events/<source>/<clip id>.h5     one events file per clip (evfer HDF5 store), written atomically
+    manifest.csv                     one row per clip (see manifest.py), with split and repeats
+    summary.txt, summary.json        clips per source/label/split, skipped items and why, label table
+    prepare.yaml                     the resolved config
+    voxels/<parameters>/             voxel cache (see voxel_cache.py), rebuilt only when parameters change
+
+Re-running resumes: clips whose events file exists are not recomputed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing as mp
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..atomic import write_json_atomic, write_text_atomic
+from ..config import Config, SourceConfig, dump_yaml
+from ..errors import EvferError, InputError
+from .balance import balance, class_counts
+from .clips import ClipSpec, Skipped
+from .labels import LabelMap
+from .manifest import ClipRecord, count_table, write_manifest
+from .splits import apply_split, kfold_split, official_split, subject_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PrepareResult:
+    out: Path
+    records: list[ClipRecord]
+    skipped: list[Skipped]
+    summary: dict
+    voxel_dir: Path | None = None
+    labels: LabelMap | None = None
+    counts_before: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------- listing
+
+
+def scan_source(src: SourceConfig) -> tuple[list[ClipSpec], list[Skipped], dict[str, str]]:
+    """Clip specs, skipped items and (NEFER only) the official subject split of one source."""
+    if src.kind == "ckplus":
+        from .ckplus import scan_ckplus
+
+        specs, skipped = scan_ckplus(src)
+        return specs, skipped, {}
+    if src.kind == "synthetic":
+        from .ckplus import scan_ckplus
+        from .synthetic import ensure_synthetic
+
+        ensure_synthetic(src)
+        specs, skipped = scan_ckplus(src, source="synthetic")
+        return specs, skipped, {}
+    if src.kind == "nefer":
+        from .nefer import scan_nefer
+
+        return scan_nefer(src)
+    raise EvferError(f"unknown source kind {src.kind!r}")  # pragma: no cover (config validates)
+
+
+def make_events(spec: ClipSpec, src: SourceConfig, cfg: Config):
+    """The events of one clip (runs in a worker)."""
+    if src.kind in ("ckplus", "synthetic"):
+        from .ckplus import ckplus_events
+
+        events = ckplus_events(spec, src, cfg.emulator)
+    else:
+        from .nefer import nefer_events
+
+        events = nefer_events(spec, src)
+    if cfg.data.denoise.window_us > 0:
+        from ..filters import background_activity_filter
+
+        n0 = len(events)
+        events = background_activity_filter(events, cfg.data.denoise.window_us, cfg.data.denoise.radius)
+        events = events.with_meta(denoise_kept=len(events), denoise_input=n0)
+    return events
+
+
+def _events_job(spec: ClipSpec, src: SourceConfig, cfg: Config, path: str) -> tuple[str, int, int, str]:
+    """Worker: make and write one clip's events. Returns (id, count, duration_us, error or "")."""
+    from ..io import write_events
+
+    try:
+        events = make_events(spec, src, cfg)
+        span = events.meta.get("span_us")
+        duration = int(span[1] - span[0]) if span else events.duration
+        meta = {k: v for k, v in events.meta.items()}
+        meta.update(clip_id=spec.id, source=spec.source, subject=spec.subject, original_label=spec.original_label)
+        write_events(path, events, **meta)
+        return spec.id, len(events), duration, ""
+    except EvferError as exc:
+        return spec.id, 0, 0, str(exc)
+    except Exception as exc:  # a bug or an unexpected file problem: report it with the clip, keep going
+        return spec.id, 0, 0, f"{spec.paths[0] if spec.paths else spec.id}: {type(exc).__name__}: {exc}"
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+# ------------------------------------------------------------------------------------- main
+
+
+def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) -> PrepareResult:
+    """Run the whole preparation for ``cfg`` (see the module docstring). Resumable."""
+    data = cfg.data
+    if not data.sources:
+        raise EvferError("data.sources is empty: add at least one {kind: ckplus|nefer|synthetic, root: PATH}")
+    out = Path(data.out)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = LabelMap(data.label_set, data.label_map)
+
+    jobs: list[tuple[ClipSpec, SourceConfig]] = []
+    skipped: list[Skipped] = []
+    official: dict[str, str] = {}
+    seen_ids: set[str] = set()
+    for src in data.sources:
+        specs, skip, off = scan_source(src)
+        skipped += skip
+        official.update(off)
+        for spec in specs:
+            label = labels(spec.original_label)
+            if label is None:
+                why = "not in the label table" if spec.original_label not in labels.table else "dropped by the label table"
+                skipped.append(Skipped(spec.id, f"label '{spec.original_label}' {why} ({labels.label_set})"))
+                continue
+            if spec.id in seen_ids:
+                skipped.append(Skipped(spec.id, "duplicate clip id (listed by two sources)"))
+                continue
+            seen_ids.add(spec.id)
+            spec.info["label"] = label
+            jobs.append((spec, src))
+
+    records = _make_all_events(jobs, cfg, out, skipped, progress)
+    if not records:
+        reasons = Counter(s.reason.split(" (")[0] for s in skipped).most_common(3)
+        raise EvferError(f"no usable clip in {', '.join(s.root for s in data.sources)} "
+                         f"(skipped {len(skipped)}: {'; '.join(f'{r} x{n}' for r, n in reasons) or 'nothing found'})")
+
+    assign_split(records, cfg, official)
+    before = {s: dict(class_counts(records, s)) for s in ("train", "val", "test")}
+    balance(records, data.balance.method, data.balance.seed)
+    write_manifest(out / "manifest.csv", records)
+    write_text_atomic(out / "prepare.yaml", dump_yaml(cfg))
+
+    summary = make_summary(records, skipped, labels, cfg, before)
+    write_json_atomic(out / "summary.json", summary)
+    write_text_atomic(out / "summary.txt", format_summary(summary, records, labels))
+
+    voxel_dir = None
+    if build_voxels:
+        from .voxel_cache import build_voxel_cache
+
+        voxel_dir = build_voxel_cache(out, records, cfg.voxel, workers=data.workers, progress=progress)
+    return PrepareResult(out, records, skipped, summary, voxel_dir, labels, before)
+
+
+def _make_all_events(jobs, cfg: Config, out: Path, skipped: list[Skipped], progress: bool) -> list[ClipRecord]:
+    from ..io import probe
+
+    records: dict[str, ClipRecord] = {}
+    todo = []
+    for spec, src in jobs:
+        rel = Path("events") / spec.source / f"{spec.id}.h5"
+        rec = ClipRecord(spec.id, spec.source, spec.subject, spec.original_label, spec.info["label"], str(rel))
+        records[spec.id] = rec
+        path = out / rel
+        if path.exists():  # resume: atomic writes mean an existing file is complete
+            try:
+                info = probe(path)
+                rec.event_count = int(info["count"])
+                span = (info.get("meta") or {}).get("span_us")
+                rec.duration_us = int(span[1] - span[0]) if span else int(info["duration_us"])
+                continue
+            except EvferError:
+                path.unlink()
+        todo.append((spec, src, str(path)))
+
+    failed = set()
+    bar = tqdm(total=len(todo), desc="events", unit="clip", disable=not progress or not todo)
+    workers = max(1, int(cfg.data.workers))
+    if workers == 1 or len(todo) <= 1:
+        results = (_events_job(spec, src, cfg, path) for spec, src, path in todo)
+        _collect(results, records, skipped, failed, bar)
+    else:
+        ctx = mp.get_context("spawn")
+        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+            futures = [pool.submit(_events_job, spec, src, cfg, path) for spec, src, path in todo]
+            _collect((f.result() for f in cf.as_completed(futures)), records, skipped, failed, bar)
+    bar.close()
+    return [r for r in sorted(records.values(), key=lambda r: r.id) if r.id not in failed]
+
+
+def _collect(results, records, skipped, failed, bar) -> None:
+    for clip_id, count, duration, error in results:
+        bar.update(1)
+        if error:
+            skipped.append(Skipped(clip_id, error))
+            failed.add(clip_id)
+            continue
+        records[clip_id].event_count = count
+        records[clip_id].duration_us = duration
+
+
+def assign_split(records: list[ClipRecord], cfg: Config, official: dict[str, str]) -> None:
+    """Set every record's split per ``data.split`` (subject-disjoint, checked)."""
+    sp = cfg.data.split
+    if sp.method == "subject":
+        mapping = subject_split(records, sp.fractions, sp.seed)
+    elif sp.method == "official":
+        if not official:
+            raise EvferError("data.split.method=official needs a source with a published split (nefer)")
+        mapping = official_split(records, official, sp.fractions, sp.seed)
+    else:
+        mapping = kfold_split(records, sp.folds, sp.fold, sp.fractions, sp.seed)
+    apply_split(records, mapping)
+
+
+# ------------------------------------------------------------------------------------- reporting
+
+
+def _event_rate_ratio(records: list[ClipRecord]) -> dict[str, float | None]:
+    """Mean event rate (events/s) of neutral clips over that of expression clips, per source."""
+    out: dict[str, float | None] = {}
+    by_source = defaultdict(lambda: {"neutral": [], "expression": []})
+    for r in records:
+        if r.duration_us > 0:
+            kind = "neutral" if r.label == "neutral" else "expression"
+            by_source[r.source][kind].append(r.event_count / (r.duration_us * 1e-6))
+    for source, rates in by_source.items():
+        if rates["neutral"] and rates["expression"]:
+            out[source] = float(np.mean(rates["neutral"]) / max(np.mean(rates["expression"]), 1e-9))
+    return out
+
+
+def make_summary(records, skipped, labels: LabelMap, cfg: Config, before: dict) -> dict:
+    per = lambda key: {k: dict(Counter(r.label for r in records if getattr(r, key) == k))  # noqa: E731
+                       for k in sorted({getattr(r, key) for r in records})}
+    return {
+        "clips": len(records),
+        "subjects": len({r.subject for r in records}),
+        "classes": list(labels.classes),
+        "label_table": {k: v for k, v in labels.table.items()},
+        "per_source": per("source"),
+        "per_split": per("split"),
+        "subjects_per_split": {s: len({r.subject for r in records if r.split == s}) for s in ("train", "val", "test")},
+        "balance": cfg.data.balance.method,
+        "train_counts_before": before.get("train", {}),
+        "train_draws_after": dict(class_counts(records, "train", weighted=True)),
+        "neutral_to_expression_event_rate": _event_rate_ratio(records),
+        "skipped": [{"item": s.item, "reason": s.reason} for s in skipped],
+        "skipped_by_reason": dict(Counter(s.reason for s in skipped).most_common()),
+    }
+
+
+def format_summary(summary: dict, records: list[ClipRecord], labels: LabelMap) -> str:
+    lines = [f"{summary['clips']} clips from {summary['subjects']} subjects", "", labels.format_table(), ""]
+    lines += ["clips per source:", count_table(records, labels.classes, by="source"), ""]
+    lines += ["clips per split (subject-disjoint; subjects: "
+              + ", ".join(f"{k} {v}" for k, v in summary["subjects_per_split"].items()) + "):",
+              count_table(records, labels.classes, by="split"), ""]
+    lines.append(f"balancing ({summary['balance']}, training split only): "
+                 f"before {dict(summary['train_counts_before'])} -> draws per epoch {summary['train_draws_after']}")
+    for source, ratio in summary["neutral_to_expression_event_rate"].items():
+        lines.append(f"neutral-to-expression event-rate ratio ({source}): {ratio:.2f}")
+    if summary["skipped"]:
+        lines += ["", f"skipped {len(summary['skipped'])} item(s):"]
+        lines += [f"  {s['item']}: {s['reason']}" for s in summary["skipped"][:50]]
+        if len(summary["skipped"]) > 50:
+            lines.append(f"  ... {len(summary['skipped']) - 50} more in summary.json")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+
+from evfer.config import SourceConfig
+from evfer.datasets.ckplus import face_box, load_frames, mask_timecode, parse_emotion_file, scan_ckplus
+from evfer.errors import InputError
+
+
+def png(path, value=100, size=(32, 24)):
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((size[1], size[0]), value, np.uint8))
+
+
+def make_sequence(root, subject, seq, n, code=None, emotion_text=None, size=(32, 24)):
+    folder = root / "cohn-kanade-images" / subject / seq
+    for i in range(1, n + 1):
+        png(folder / f"{subject}_{seq}_{i:08d}.png", 10 * i, size)
+    if code is not None or emotion_text is not None:
+        lab = root / "Emotion" / subject / seq / f"{subject}_{seq}_{n:08d}_emotion.txt"
+        lab.parent.mkdir(parents=True, exist_ok=True)
+        lab.write_text(emotion_text if emotion_text is not None else f"   {code:.7e}\n")
+
+
+def cfg(root, **kw):
+    return SourceConfig(kind="ckplus", root=str(root), **kw)
+
+
+def test_official_layout(tmp_path):
+    make_sequence(tmp_path, "S005", "001", 5, code=3)  # disgust
+    make_sequence(tmp_path, "S005", "002", 3)  # unlabelled
+    make_sequence(tmp_path, "S010", "004", 12, code=5)  # happiness
+    make_sequence(tmp_path, "S011", "001", 4, code=0)  # neutral: no onset copy
+    specs, skipped = scan_ckplus(cfg(tmp_path, onset_frames=3))
+    got = {s.id: (s.subject, s.original_label, len(s.paths)) for s in specs}
+    assert got == {
+        "ckplus-S005_001": ("S005", "disgust", 5),
+        "ckplus-S005_001-onset": ("S005", "neutral", 3),
+        "ckplus-S010_004": ("S010", "happiness", 12),
+        "ckplus-S010_004-onset": ("S010", "neutral", 3),
+        "ckplus-S011_001": ("S011", "neutral", 4),
+    }
+    # frames in natural order, the onset clip is the sequence's first frames
+    seq = next(s for s in specs if s.id == "ckplus-S010_004")
+    assert [p.rsplit("_", 1)[1] for p in seq.paths][:3] == ["00000001.png", "00000002.png", "00000003.png"]
+    onset = next(s for s in specs if s.id == "ckplus-S010_004-onset")
+    assert onset.paths == seq.paths[:3]
+    assert [s.reason for s in skipped] == ["1 unlabelled sequence(s) (no emotion file)"]
+    specs, _ = scan_ckplus(cfg(tmp_path, neutral_from_onset=False))
+    assert len(specs) == 3
+
+
+def test_bad_label_files_are_skipped_and_named(tmp_path):
+    make_sequence(tmp_path, "S001", "001", 3, emotion_text="happy\n")
+    make_sequence(tmp_path, "S001", "002", 3, code=9)
+    make_sequence(tmp_path, "S001", "003", 3, emotion_text="   2.5000000e+00\n")
+    make_sequence(tmp_path, "S001", "004", 3, code=7)
+    (tmp_path / "cohn-kanade-images" / "S002" / "001").mkdir(parents=True)  # empty sequence
+    make_sequence(tmp_path, "S003", "001", 1, code=6)  # a single frame
+    specs, skipped = scan_ckplus(cfg(tmp_path, neutral_from_onset=False))
+    assert [s.id for s in specs] == ["ckplus-S001_004"]
+    reasons = {s.item.split("/")[-1] if "emotion" in s.item else s.item.split("cohn-kanade-images/")[-1]: s.reason
+               for s in skipped}
+    assert reasons["S001_001_00000003_emotion.txt"].startswith("malformed emotion file")
+    assert reasons["S001_002_00000003_emotion.txt"] == "emotion code 9.0000000e+00 is outside 0-7"
+    assert "outside 0-7" in reasons["S001_003_00000003_emotion.txt"]
+    assert reasons["S002/001"] == "empty sequence (no images)"
+    assert reasons["S003/001"] == "only 1 frame(s); need >= 2"
+
+
+def test_per_emotion_layouts(tmp_path):
+    for i in range(3):  # <emotion>/S###_###/*.png
+        png(tmp_path / "happy" / "S005_001" / f"S005_001_{i + 1:08d}.png")
+    for i in range(4):  # <emotion>/S###_###_*.png
+        png(tmp_path / "surprise" / f"S010_002_{i + 1:08d}.png")
+    png(tmp_path / "surprise" / "README.png")
+    (tmp_path / "notes").mkdir()
+    specs, skipped = scan_ckplus(cfg(tmp_path, neutral_from_onset=False))
+    assert {(s.id, s.original_label, len(s.paths)) for s in specs} == {
+        ("ckplus-S005_001", "happiness", 3),
+        ("ckplus-S010_002", "surprise", 4),
+    }
+    assert [s.reason for s in skipped] == ["not a CK+ sequence name (S###_###)"]
+
+
+def test_no_layout_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="no CK\\+ layout found"):
+        scan_ckplus(cfg(tmp_path))
+    with pytest.raises(InputError, match="CK\\+ folder not found"):
+        scan_ckplus(cfg(tmp_path / "missing"))
+
+
+def test_mixed_sizes_and_unreadable_images(tmp_path):
+    png(tmp_path / "a.png", size=(32, 24))
+    png(tmp_path / "b.png", size=(30, 24))
+    with pytest.raises(InputError, match=r"b\.png: image size 30x24 differs from the sequence's 32x24"):
+        load_frames([str(tmp_path / "a.png"), str(tmp_path / "b.png")])
+    (tmp_path / "c.png").write_bytes(b"not an image")
+    with pytest.raises(InputError, match=r"c\.png: unreadable image"):
+        load_frames([str(tmp_path / "c.png")])
+
+
+def test_emotion_file_parsing(tmp_path):
+    p = tmp_path / "e.txt"
+    p.write_text("   7.0000000e+00\n")
+    assert parse_emotion_file(p) == "surprise"
+
+
+def test_timecode_mask_freezes_the_corner_only():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (5, 100, 200), dtype=np.uint8)
+    out = mask_timecode(frames)
+    corner = out[:, 90:, :90]
+    assert (corner == corner[0]).all()  # no change over time there -> no events
+    assert (out[:, :80] == frames[:, :80]).all() and (out[:, :, 110:] == frames[:, :, 110:]).all()
+
+
+def test_face_box_on_a_real_face_and_fallback(shared):
+    import cv2
+
+    cap = cv2.VideoCapture(str(shared("videos", "single_face.mp4")))
+    ok, frame = cap.read()
+    assert ok
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    (x, y, w, h), how = face_box(grey, 0.2)
+    assert how == "haar" and w == h and 0 <= x and x + w <= grey.shape[1] and y + h <= grey.shape[0]
+    (x, y, w, h), how = face_box(np.full((100, 200), 128, np.uint8), 0.2)
+    assert how == "center" and (w, h) == (80, 80) and (x, y) == (60, 10)
