@@ -1,0 +1,1 @@
+"""Training, evaluation, cross-validation, prediction and export of the ResNet + LSTM recognizer."""
