@@ -1,0 +1,37 @@
+"""evfer evaluate RUN_DIR [--split test]"""
+
+from __future__ import annotations
+
+ORDER = 55
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a run's best model on the test split -> metrics.json, confusion.png",
+        description="Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of the run's "
+        "best checkpoint (chosen on validation) on a split of the run's manifest (default: test).",
+    )
+    p.add_argument("run_dir", help="run directory written by `evfer train`")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--checkpoint", help="a specific checkpoint instead of checkpoints/best.ckpt")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import json
+
+    from ..training.evaluate import evaluate
+    from ..training.metrics import format_confusion
+
+    m = evaluate(args.run_dir, args.split, args.checkpoint)
+    if args.json:
+        print(json.dumps(m, indent=2))
+        return 0
+    print(f"{args.split}: {m['n']} clips from {m['subjects']} subjects")
+    print(f"accuracy {m['accuracy']:.3f}   macro-F1 {m['macro_f1']:.3f}")
+    for c, v in m["per_class"].items():
+        print(f"  {c:<10} precision {v['precision']:.3f}  recall {v['recall']:.3f}  f1 {v['f1']:.3f}  n={v['support']}")
+    print(format_confusion(m["confusion_matrix"], m["classes"]))
+    return 0

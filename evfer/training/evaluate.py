@@ -1,0 +1,115 @@
+"""``evfer evaluate RUN_DIR [--split test]``: the only place the test split is used.
+
+Writes ``metrics.json`` (test) or ``metrics-<split>.json``: accuracy, macro-F1, per-class
+precision/recall/F1, confusion matrix, class names; ``confusion.png`` / ``confusion-<split>.png``;
+and the per-clip predictions ``predictions-<split>.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import write_json_atomic, write_text_atomic
+from ..config import Config, load_config
+from ..datasets.manifest import ClipRecord, read_manifest
+from ..errors import InputError
+from .metrics import classification_metrics
+
+
+def find_checkpoint(run_dir: Path) -> Path:
+    """The run's best checkpoint (``checkpoints/best.ckpt``), else ``last.ckpt``; InputError if none."""
+    for name in ("best.ckpt", "last.ckpt"):
+        p = run_dir / "checkpoints" / name
+        if p.is_file():
+            return p
+    raise InputError(run_dir, "no model in this run directory (checkpoints/best.ckpt missing; train first)")
+
+
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, list[str], Config]:
+    """(model in eval mode, class names, the run's config) from a training checkpoint."""
+    from ..config import from_dict
+    from ..models import load_model
+    from ..models.pretrained import read_checkpoint
+
+    ckpt = read_checkpoint(path)
+    hp = ckpt.get("hyper_parameters") or {}
+    if "classes" not in hp or "config" not in hp:
+        raise InputError(path, "not an evfer training checkpoint (no classes/config in its hyper-parameters)")
+    model = load_model(ckpt, source=path).eval()
+    return model, list(hp["classes"]), from_dict(Config, hp["config"])
+
+
+def autocast_for(cfg: Config, device: torch.device):
+    if cfg.train.precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def predict_clips(model, cache, records: list[ClipRecord], classes: list[str], cfg: Config,
+                  device: torch.device | None = None, batch_size: int = 16) -> np.ndarray:
+    """Class probabilities (N, K) for ``records`` from the voxel cache."""
+    from ..datasets.voxel_cache import VoxelClipDataset
+
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = model.to(device)
+    if cfg.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    ds = VoxelClipDataset(cache, records, classes)
+    out = []
+    for i in range(0, len(ds), batch_size):
+        x = torch.stack([ds[j][0] for j in range(i, min(i + batch_size, len(ds)))]).to(device)
+        with autocast_for(cfg, device):
+            out.append(model.predict_proba(x).float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, len(classes)), np.float32)
+
+
+def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | None = None) -> dict:
+    """Evaluate a run's best model on ``split``; writes metrics, confusion plot and predictions."""
+    from ..datasets.voxel_cache import VoxelCache, build_voxel_cache, cache_name
+    from .plots import plot_confusion
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(run_dir, "run directory not found")
+    ckpt = Path(checkpoint) if checkpoint else find_checkpoint(run_dir)
+    model, classes, cfg = load_checkpoint(ckpt)
+    if (run_dir / "config.yaml").is_file():
+        cfg = load_config(run_dir / "config.yaml")
+    records = [r for r in read_manifest(run_dir / "manifest.csv") if r.split == split]
+    if not records:
+        raise InputError(run_dir, f"the run's manifest has no clips in split '{split}'")
+    folder = Path(cfg.data.out) / "voxels" / cache_name(cfg.voxel)
+    try:
+        cache = VoxelCache(folder)
+        if any(r.id not in cache.row for r in records):
+            raise FileNotFoundError
+    except FileNotFoundError:
+        missing = [r for r in records if not (Path(cfg.data.out) / r.events_path).is_file()]
+        if missing:
+            raise InputError(Path(cfg.data.out) / missing[0].events_path,
+                             "events of the evaluated clips are missing; run `evfer prepare` with the run's config") from None
+        cache = VoxelCache(build_voxel_cache(Path(cfg.data.out), records, cfg.voxel, progress=False))
+
+    probs = predict_clips(model, cache, records, classes, cfg)
+    y_true = [classes.index(r.label) for r in records]
+    y_pred = probs.argmax(1).tolist()
+    metrics = classification_metrics(y_true, y_pred, classes)
+    metrics.update(split=split, checkpoint=str(ckpt), subjects=len({r.subject for r in records}))
+    suffix = "" if split == "test" else f"-{split}"
+    write_json_atomic(run_dir / f"metrics{suffix}.json", metrics)
+    plot_confusion(metrics["confusion_matrix"], classes, run_dir / f"confusion{suffix}.png",
+                   title=f"{split}: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "subject", "label", "predicted", *[f"p_{c}" for c in classes]])
+    for r, p in zip(records, probs):
+        w.writerow([r.id, r.subject, r.label, classes[int(p.argmax())], *[f"{v:.4f}" for v in p]])
+    write_text_atomic(run_dir / f"predictions-{split}.csv", buf.getvalue())
+    return metrics

@@ -1,0 +1,164 @@
+"""``evfer train``: prepare (cached) -> fit with Lightning -> a self-contained run directory.
+
+Run directory::
+
+    config.yaml              the resolved config
+    manifest.csv             the clips and the split actually used (with balancing repeats)
+    checkpoints/best.ckpt    best epoch by validation accuracy (model selection never sees the test split)
+    checkpoints/last.ckpt    for resuming: re-running the same command continues from here
+    logs/metrics.csv         per-epoch train/val loss and accuracy (Lightning CSVLogger)
+    curves.png               training curves
+    train_summary.json       best validation accuracy, epochs, time, throughput
+    pretrained.txt           what an ImageNet checkpoint contributed (when model.pretrained is set)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..atomic import write_json_atomic, write_text_atomic
+from ..config import Config, save_config, to_dict
+from ..datasets.manifest import ClipRecord, read_manifest, write_manifest
+from ..errors import EvferError
+
+log = logging.getLogger(__name__)
+
+PRECISION = {"bf16": "bf16-mixed", "fp32": "32-true"}
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_checkpoint: Path
+    best_val_acc: float | None
+    summary: dict
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0)
+
+
+def _prepared_marker(run_dir: Path) -> Path:
+    return run_dir / "prepared.json"
+
+
+def prepare_run(cfg: Config, run_dir: Path, progress: bool = True) -> tuple[list[ClipRecord], Path, list[str]]:
+    """Rank 0 prepares the data and writes the run's config and manifest; other ranks (DDP, torchrun)
+    wait for it and read them. Returns (records with split, voxel cache folder, classes)."""
+    marker = _prepared_marker(run_dir)
+    if _rank() == 0:
+        from ..datasets.prepare import prepare
+
+        marker.unlink(missing_ok=True)
+        result = prepare(cfg, progress=progress)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+        write_manifest(run_dir / "manifest.csv", result.records)
+        classes = list(result.labels.classes)
+        write_json_atomic(marker, {"voxel_dir": str(result.voxel_dir), "classes": classes})
+        return result.records, Path(result.voxel_dir), classes
+    deadline = time.time() + 3600
+    while not marker.exists():
+        if time.time() > deadline:
+            raise EvferError(f"{marker}: rank 0 did not finish preparing the data within an hour")
+        time.sleep(1)
+    info = json.loads(marker.read_text())
+    return read_manifest(run_dir / "manifest.csv"), Path(info["voxel_dir"]), info["classes"]
+
+
+def model_hparams(cfg: Config, classes: list[str]) -> dict:
+    m = cfg.model
+    return {"num_classes": len(classes), "in_channels": cfg.voxel.bins, "backbone": m.backbone,
+            "hidden": m.hidden, "dropout": m.dropout, "pretrained": m.pretrained}
+
+
+def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: bool = True) -> TrainResult:
+    """Train per ``cfg`` into ``run_dir`` (resuming from ``last.ckpt`` unless ``restart``)."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from ..datasets.balance import class_weights
+    from .data import VoxelDataModule
+    from .module import RecognizerModule
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
+    n_train = sum(r.repeats for r in records if r.split == "train")
+    n_val = sum(1 for r in records if r.split == "val")
+    if n_train == 0 or n_val == 0:
+        raise EvferError(f"need training and validation clips (got {n_train} train draws, {n_val} val clips); "
+                         "add subjects or change data.split.fractions")
+
+    weights = class_weights(records, tuple(classes)) if cfg.data.balance.method == "class_weights" else None
+    module = RecognizerModule(model_hparams(cfg, classes), classes, to_dict(cfg), lr=cfg.train.lr,
+                              weight_decay=cfg.train.weight_decay, class_weights=weights,
+                              channels_last=cfg.train.channels_last)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    resume = last.exists() and not restart
+    if cfg.model.pretrained and not resume:
+        from ..models import load_pretrained_resnet
+
+        report = load_pretrained_resnet(module.model.backbone, cfg.model.pretrained, cfg.model.backbone)
+        if _rank() == 0:
+            write_text_atomic(run_dir / "pretrained.txt", report.summary() + "\n")
+        log.info(report.summary())
+
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_acc", mode="max",
+                                 save_last=True, auto_insert_metric_name=False, enable_version_counter=False)
+    early = EarlyStopping(monitor="val_acc", mode="max", patience=cfg.train.patience)
+    t = cfg.train
+    trainer = L.Trainer(
+        max_epochs=t.epochs,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=PRECISION[t.precision],
+        callbacks=[checkpoint, early],
+        logger=CSVLogger(run_dir, name="logs", version=""),
+        default_root_dir=run_dir,
+        deterministic=t.deterministic,
+        check_val_every_n_epoch=t.val_every,
+        limit_train_batches=t.limit_batches,
+        limit_val_batches=t.limit_batches,
+        log_every_n_steps=1,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+    )
+    data = VoxelDataModule(cfg, voxel_dir, records, classes)
+    started = time.time()
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
+    elapsed = time.time() - started
+
+    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
+    best_score = checkpoint.best_model_score
+    summary = {
+        "best_checkpoint": str(best),
+        "best_val_acc": None if best_score is None else float(best_score),
+        "epochs": int(trainer.current_epoch),
+        "stopped_early": bool(early.stopped_epoch),
+        "train_seconds_this_session": round(elapsed, 1),
+        "resumed": resume,
+        "train_clips": sum(1 for r in records if r.split == "train"),
+        "train_draws_per_epoch": n_train,
+        "val_clips": n_val,
+        "classes": classes,
+        "precision": PRECISION[t.precision],
+        "world_size": trainer.world_size,
+    }
+    if trainer.is_global_zero:
+        write_json_atomic(run_dir / "train_summary.json", summary)
+        metrics_csv = run_dir / "logs" / "metrics.csv"
+        if metrics_csv.exists():
+            from .plots import plot_training_curves
+
+            plot_training_curves(metrics_csv, run_dir / "curves.png")
+    return TrainResult(run_dir, best, summary["best_val_acc"], summary)
