@@ -1,0 +1,128 @@
+"""evfer render FILE -o OUT.png [--window T0:T1] [--bins 10] [--gif] [--frames 40] [--fps 10]
+[--sensor-size WxH]"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from ..errors import InputError
+
+ORDER = 20
+
+_UNITS = {"": 1, "us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000}
+_TIME = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(us|µs|ms|s)?\s*$")
+
+
+def parse_time(text: str) -> int:
+    """``1500``, ``1500us``, ``200ms``, ``1.5s`` -> whole µs (ValueError otherwise)."""
+    m = _TIME.match(text)
+    if not m:
+        raise ValueError(f"'{text}' is not a time (e.g. 1500, 1500us, 200ms, 1.5s)")
+    try:
+        value = Decimal(m.group(1)) * _UNITS[m.group(2) or ""]
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        raise ValueError(f"'{text}' is not a time") from None
+    if value != value.to_integral_value():
+        raise ValueError(f"'{text}' is not a whole number of microseconds")
+    return int(value)
+
+
+def parse_window(text: str) -> tuple[int | None, int | None]:
+    """``T0:T1`` (either side may be empty) -> (t_start, t_end) µs, both inclusive."""
+    if text.count(":") != 1:
+        raise ValueError(f"--window '{text}' must look like T0:T1 (e.g. 0:500ms, 1.5s:2s, :200ms)")
+    a, b = text.split(":")
+    t0 = parse_time(a) if a.strip() else None
+    t1 = parse_time(b) if b.strip() else None
+    if t0 is not None and t1 is not None and t1 < t0:
+        raise ValueError(f"--window '{text}' ends before it starts")
+    return t0, t1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    from ..io._common import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "render",
+        help="draw an event frame and a voxel-grid montage (PNG), optionally an animated GIF",
+        description="Draw the events of FILE in a time window: an ON/OFF event frame (ON red, OFF "
+        "blue) and the window's voxel grid, one panel per time bin, in one PNG; --gif also writes "
+        "an animation of event frames over the window.",
+    )
+    p.add_argument("file", help="event file (.raw, .dat, .aedat4, .h5, .npz)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png",
+                   help="image to write (.png; also .pdf, .svg, .jpg)")
+    p.add_argument(
+        "--window", metavar="T0:T1", default=None,
+        help="time window on the file's clock, both ends inclusive; plain numbers are µs, or use "
+        "units us, ms, s (e.g. 0:500ms, 1.5s:2s, :200ms); default: the whole file",
+    )  # fmt: skip
+    p.add_argument("--bins", type=_positive_int, default=10, help="voxel-grid time bins (default 10)")
+    p.add_argument("--gif", action="store_true", help="also write an animated GIF of event frames (OUT.gif)")
+    p.add_argument("--frames", type=_positive_int, default=40, help="GIF frames over the window (default 40)")
+    p.add_argument("--fps", type=_positive_float, default=10.0, help="GIF frames per second (default 10)")
+    p.add_argument("--sensor-size", type=_size, metavar="WxH", help="sensor size if the file states none")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import logging
+
+    from ..io import read_events
+    from ..render import render_gif, render_summary
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+
+    from ..render import SUMMARY_FORMATS
+
+    try:
+        t0, t1 = parse_window(args.window) if args.window else (None, None)
+    except ValueError as exc:
+        raise InputError(None, str(exc)) from None
+    suffix = Path(args.output).suffix.lower().lstrip(".")
+    if suffix not in SUMMARY_FORMATS:
+        raise InputError(args.output, f"unsupported image type; use .{', .'.join(SUMMARY_FORMATS)}")
+    events = read_events(
+        args.file, t_start=t0, t_end=None if t1 is None else t1 + 1, sensor_size=args.sensor_size
+    )
+    if len(events) == 0:
+        where = f"in window {args.window} (times on the file's clock)" if args.window else "in the file"
+        raise InputError(args.file, f"no events {where}; nothing to render")
+    name = Path(args.file).name
+    size = render_summary(events, args.output, bins=args.bins, t_start=t0, t_end=t1, title=name)
+    print(f"wrote {args.output} ({size[0]}x{size[1]} px, {len(events):,} events)")
+    if args.gif:
+        gif = Path(args.output).with_suffix(".gif")
+        frames = render_gif(events, gif, frames=args.frames, fps=args.fps, t_start=t0, t_end=t1, title=name)
+        print(f"wrote {gif} ({frames} frames at {args.fps:g} fps)")
+    return 0
