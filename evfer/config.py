@@ -35,7 +35,9 @@ class SourceConfig:
     face_margin: float = 0.25  # fraction of the detected face box added on every side
     mask_timecode: bool = True  # blank CK+'s burnt-in timecode (lower-left) before emulation
     blur_sigma: float = 1.0  # Gaussian blur (pixels) before emulation; 0 disables
-    neutral_from_onset: bool = True  # add a neutral clip from the onset frames of labelled sequences
+    # add a neutral clip from the onset frames of labelled sequences; default: on for ckplus (CK+ has no
+    # neutral sequences), off for synthetic (it has true neutral sequences)
+    neutral_from_onset: bool | None = None
     onset_frames: int = 4  # frames used for that neutral clip
     frame_size: list[int] = field(default_factory=lambda: [128, 128])  # [W, H] after crop, before emulation
     # --- synthetic only (generated into ``root`` when absent)
@@ -56,6 +58,8 @@ class SourceConfig:
         return _COMMON_SOURCE_KEYS | _KIND_KEYS[self.kind]
 
     def validate(self, path: str, given: set[str]) -> None:
+        if self.neutral_from_onset is None and self.kind in ("ckplus", "synthetic"):
+            self.neutral_from_onset = self.kind == "ckplus"
         wrong = sorted(given - self.config_keys())
         if wrong:
             raise ConfigError(

@@ -20,6 +20,9 @@ class InputError(EvferError):
         self.problem = problem
         super().__init__(problem if source is None else f"{self.source}: {problem}")
 
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.source, self.problem))
+
 
 class ConfigError(EvferError):
     """A config key that does not exist or has a value of the wrong type."""

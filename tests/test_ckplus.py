@@ -127,3 +127,24 @@ def test_face_box_on_a_real_face_and_fallback(shared):
     assert how == "haar" and w == h and 0 <= x and x + w <= grey.shape[1] and y + h <= grey.shape[0]
     (x, y, w, h), how = face_box(np.full((100, 200), 128, np.uint8), 0.2)
     assert how == "center" and (w, h) == (80, 80) and (x, y) == (60, 10)
+
+
+def test_leftover_temp_files_are_ignored(tmp_path):
+    make_sequence(tmp_path, "S005", "001", 3, code=5)
+    png(tmp_path / "cohn-kanade-images" / "S005" / "001" / ".tmp-S005_001_00000004-abc.png")
+    specs, _ = scan_ckplus(cfg(tmp_path, neutral_from_onset=False))
+    assert len(specs[0].paths) == 3
+
+
+def test_onset_neutral_default_depends_on_kind():
+    from evfer.config import Config, from_dict
+
+    c = from_dict(Config, {"data": {"sources": [{"kind": "ckplus", "root": "a"}, {"kind": "synthetic", "root": "b"}]}})
+    assert [s.neutral_from_onset for s in c.data.sources] == [True, False]
+
+
+def test_input_error_survives_pickling():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(InputError("f.png", "bad")))
+    assert str(err) == "f.png: bad" and err.problem == "bad"

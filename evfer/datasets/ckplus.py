@@ -28,7 +28,7 @@ import numpy as np
 from ..config import EmulatorConfig, SourceConfig
 from ..errors import InputError
 from ..events import Events
-from .clips import ClipSpec, Skipped, clip_seed
+from .clips import ClipSpec, Skipped
 from .labels import CKPLUS_CODES, normalize_original
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,8 @@ def _natural_key(path: Path) -> list:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+                  key=_natural_key)
 
 
 def _find_dir(root: Path, name: str) -> Path | None:
@@ -84,6 +85,7 @@ def scan_ckplus(cfg: SourceConfig, source: str = "ckplus") -> tuple[list[ClipSpe
                 "no CK+ layout found (expected cohn-kanade-images/ and Emotion/, "
                 "or per-emotion folders such as happy/S005_001/)",
             )
+    onset = cfg.neutral_from_onset if cfg.neutral_from_onset is not None else cfg.kind == "ckplus"
     specs: list[ClipSpec] = []
     for name, label, frames in sequences:
         subject = name.split("_")[0]
@@ -94,7 +96,7 @@ def scan_ckplus(cfg: SourceConfig, source: str = "ckplus") -> tuple[list[ClipSpe
             continue
         info = {"fps": cfg.fps, "frames": [0, n]}
         specs.append(ClipSpec(base, source, subject, label, [str(f) for f in frames], info))
-        if cfg.neutral_from_onset and label != "neutral":
+        if onset and label != "neutral":
             k = min(cfg.onset_frames, n)
             if k >= 2:
                 specs.append(ClipSpec(f"{base}-onset", source, subject, "neutral", [str(f) for f in frames[:k]],
@@ -145,6 +147,8 @@ def _scan_per_emotion(root: Path):
             m = _SEQ_RE.match(child.name)
             if child.is_dir() and m:
                 groups[f"{m[1]}_{m[2]}"].extend(_images(child))
+            elif child.name.startswith("."):
+                continue
             elif child.suffix.lower() in IMAGE_SUFFIXES and m:
                 groups[f"{m[1]}_{m[2]}"].append(child)
             elif not child.name.startswith("."):
@@ -243,7 +247,6 @@ def ckplus_events(spec: ClipSpec, cfg: SourceConfig, emulator: EmulatorConfig) -
     frames, done = preprocess_frames(frames, cfg)
     fps = float(spec.info.get("fps", cfg.fps))
     times = np.round(np.arange(len(frames)) * 1e6 / fps).astype(np.int64)
-    seed = clip_seed(emulator.seed, spec.id)
-    events = emulate(frames, times, preset=emulator.preset, seed=seed, **emulator.params)
-    return events.with_meta(**done, fps=fps, n_frames=len(frames), emulator_seed=seed,
-                            span_us=[int(times[0]), int(times[-1])])
+    events = emulate(frames, times, preset=emulator.preset, seed=emulator.seed, clip_id=spec.id,
+                     source=spec.paths[0], **emulator.params)
+    return events.with_meta(**done, fps=fps, n_frames=len(frames), span_us=[int(times[0]), int(times[-1])])
