@@ -53,3 +53,20 @@ def blob_events(
     a["p"] = np.where(rng.random(n) < 0.5, 1, -1)
     a = a[np.argsort(a["t"], kind="stable")]
     return Events(a, width, height, {"source": "blob_events", "seed": seed, "box": list(box)})
+
+
+def moving_frames(n: int, height: int = 490, width: int = 640, *, seed: int = 0) -> np.ndarray:
+    """``n`` uint8 grey frames (N, H, W) of a textured scene with a bright disc moving across it and
+    a slow global brightness drift: real-looking motion for emulator tests and benchmarks."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    texture = 70 + 50 * np.sin(xx / 13.0) * np.cos(yy / 17.0) + rng.normal(0, 8, (height, width))
+    r = 0.12 * min(width, height)
+    out = np.empty((n, height, width), np.uint8)
+    for k in range(n):
+        cx = width * (0.2 + 0.6 * k / max(n - 1, 1))
+        cy = height * (0.5 + 0.2 * np.sin(k / 5.0))
+        disc = ((xx - cx) ** 2 + (yy - cy) ** 2) < r * r
+        img = np.where(disc, 200.0, texture) * (1.0 + 0.1 * np.sin(k / 7.0))
+        out[k] = np.clip(img, 0, 255).astype(np.uint8)
+    return out

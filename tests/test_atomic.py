@@ -30,3 +30,14 @@ def test_failure_keeps_previous_complete_file(tmp_path):
             tmp.write_text("partial")
             raise KeyError
     assert target.read_text().strip().startswith("{")
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    import os
+
+    target = tmp_path / "x.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~mask)

@@ -1,0 +1,223 @@
+"""Batch conversion: frame videos / image folders -> one event file (HDF5 store) each.
+
+Output names mirror the sources' paths relative to their common parent folder, with ``.h5``
+replacing a video's suffix (``S005/001`` -> ``OUT/S005/001.h5``, ``clips/a.mp4`` -> ``OUT/a.h5``).
+Sources that would still collide (``a.mp4`` next to ``a.avi``, or a folder ``a`` next to ``a.mp4``)
+keep their full name (``a.mp4.h5``). The relative name is also the clip id that seeds the clip's
+random numbers, so results do not depend on worker count, order or sharding.
+
+Resume: an existing output is complete (writes are atomic) and is skipped if it was made with the
+same settings; with other settings it is reported as a failure (pass ``overwrite=True``).
+Sharding: ``shard=(i, n)`` keeps the jobs whose index in the sorted job list is ``i`` modulo ``n``,
+so n machines given the same sources split them without coordination.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import EvferError, InputError
+
+OUTPUT_SUFFIX = ".h5"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One source to convert: ``src`` -> ``dst``; ``name`` is the output's relative name (clip id)."""
+
+    src: Path
+    dst: Path
+    name: str
+
+
+@dataclass
+class Summary:
+    """Outcome of :func:`convert_sources`."""
+
+    converted: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    total_jobs: int = 0
+
+
+def plan_jobs(sources: Iterable[str | os.PathLike], out: str | os.PathLike) -> list[Job]:
+    """Jobs for ``sources`` (videos or image folders) writing into folder ``out``, sorted by name.
+
+    If ``out`` ends in ``.h5``/``.hdf5`` and there is exactly one source, it is the output file.
+    """
+    srcs = sorted({Path(s).resolve() for s in sources})
+    if not srcs:
+        raise InputError(None, "no sources given")
+    for s in srcs:
+        if not s.exists():
+            raise InputError(s, "no such file or folder")
+    out = Path(out)
+    if out.suffix.lower() in (".h5", ".hdf5"):
+        if len(srcs) != 1:
+            raise InputError(out, f"an output file name needs exactly one source, got {len(srcs)}; "
+                             "give a folder for several")
+        return [Job(srcs[0], out, srcs[0].stem if srcs[0].is_file() else srcs[0].name)]
+    root = Path(os.path.commonpath([s.parent for s in srcs]))
+    rel = {s: s.relative_to(root) for s in srcs}
+    names = {s: (r.with_suffix("") if s.is_file() else r).as_posix() for s, r in rel.items()}
+    seen: dict[str, int] = {}
+    for n in names.values():
+        seen[n] = seen.get(n, 0) + 1
+    for s in srcs:
+        if seen[names[s]] > 1:  # keep the full name of colliding sources
+            names[s] = rel[s].as_posix()
+    jobs = [Job(s, out / (names[s] + OUTPUT_SUFFIX), names[s]) for s in srcs]
+    return sorted(jobs, key=lambda j: j.name)
+
+
+def select_shard(jobs: list[Job], shard: tuple[int, int]) -> list[Job]:
+    """The jobs of shard ``i`` of ``n``: index modulo n in the (sorted) job list."""
+    i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise InputError(None, f"--shard {i}/{n}: need 0 <= i < n")
+    return [j for k, j in enumerate(jobs) if k % n == i]
+
+
+def settings_of(preset: str, params: dict[str, Any] | None, seed: int, fps: float | None,
+                crop: tuple[int, int, int, int] | None, size: tuple[int, int] | None) -> dict[str, Any]:
+    """The conversion settings stored with each output (and compared on resume)."""
+    from .params import resolve_params
+
+    return {
+        "emulator": resolve_params(preset, **(params or {})).to_dict(),
+        "preset": preset,
+        "seed": int(seed),
+        "fps": None if fps is None else float(fps),
+        "crop": None if crop is None else [int(v) for v in crop],
+        "size": None if size is None else [int(v) for v in size],
+    }
+
+
+def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, preset: str = "clean",
+                 params: dict[str, Any] | None = None, fps: float | None = None,
+                 crop: tuple[int, int, int, int] | None = None, size: tuple[int, int] | None = None,
+                 seed: int = 0, clip_id: str | None = None, device: Any = None,
+                 chunk_frames: int = 64) -> Path:
+    """Emulate one video file or image folder and write its events to ``dst`` (HDF5 store, atomic).
+
+    Frames are read in chunks of ``chunk_frames`` (bounded memory for long videos). ``clip_id``
+    (default: the source's name) seeds the clip. Metadata: source, fps, frame count and time span,
+    crop/size, the resolved emulator parameters and the conversion settings.
+    """
+    from ..io import write_events
+    from .frames import iter_frames, source_fps
+    from .model import Emulator
+    from .params import resolve_params
+
+    src, dst = Path(src), Path(dst)
+    clip_id = clip_id if clip_id is not None else (src.stem if src.is_file() else src.name)
+    p = resolve_params(preset, **(params or {}))
+    rate = source_fps(src, fps)
+    emu = None
+    parts: list = []
+    n = 0
+    t_first = t_last = None
+    for frames, times in iter_frames(src, fps=rate, crop=crop, size=size, chunk=chunk_frames):
+        if emu is None:
+            emu = Emulator(frames.shape[1], frames.shape[2], p, preset=preset, seed=seed, clip_id=clip_id,
+                           device=device)
+            t_first = int(times[0])
+        parts += emu.feed_arrays(frames, times)
+        n += len(frames)
+        t_last = int(times[-1])
+    if emu is None or n < 2:
+        raise InputError(src, f"need at least 2 frames to make events, got {n}")
+    events = emu.assemble(parts)
+    settings = settings_of(preset, params, seed, fps, crop, size)
+    return write_events(dst, events, source=str(src), fps=rate, n_frames=n, span_us=[t_first, t_last],
+                        crop=settings["crop"], size=settings["size"], convert_settings=settings)
+
+
+def _done(job: Job, settings: dict[str, Any]) -> bool:
+    """True if ``job.dst`` exists and was made with ``settings``; InputError if with others."""
+    if not job.dst.exists():
+        return False
+    from ..io import probe
+
+    stored = probe(job.dst).meta.get("convert_settings")
+    if stored != settings:
+        raise InputError(job.dst, "exists but was made with other settings (different preset, parameters, "
+                         "seed, fps, crop or size); pass --overwrite to redo it")
+    return True
+
+
+def _run_job(job: Job, kwargs: dict[str, Any]) -> tuple[Job, str | None]:
+    try:
+        convert_file(job.src, job.dst, clip_id=job.name, **kwargs)
+        return job, None
+    except EvferError as exc:
+        return job, str(exc)
+    except Exception as exc:  # report, do not kill the batch
+        return job, f"{job.src}: internal error: {type(exc).__name__}: {exc}"
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # parallelism comes from the workers
+
+
+def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike, *, preset: str = "clean",
+                    params: dict[str, Any] | None = None, fps: float | None = None,
+                    crop: tuple[int, int, int, int] | None = None, size: tuple[int, int] | None = None,
+                    seed: int = 0, workers: int = 1, shard: tuple[int, int] = (0, 1), overwrite: bool = False,
+                    progress: bool = True, device: Any = None) -> Summary:
+    """Convert many sources (see the module docstring); errors of single sources are collected in
+    :attr:`Summary.failed`, not raised."""
+    from tqdm import tqdm
+
+    from .model import _device
+    from .params import resolve_params
+
+    resolve_params(preset, **(params or {}))  # bad parameters or device: fail before any work
+    _device(device)
+    jobs = select_shard(plan_jobs(sources, out), shard)
+    settings = settings_of(preset, params, seed, fps, crop, size)
+    summary = Summary(total_jobs=len(jobs))
+    todo = []
+    for job in jobs:
+        try:
+            if not overwrite and _done(job, settings):
+                summary.skipped.append(job.dst)
+                continue
+        except EvferError as exc:
+            summary.failed.append((job.src, str(exc)))
+            continue
+        todo.append(job)
+    kwargs = dict(preset=preset, params=params, fps=fps, crop=crop, size=size, seed=seed, device=device)
+    bar = tqdm(total=len(todo), unit="clip", desc="convert", disable=not progress or not todo)
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            results = (_run_job(job, kwargs) for job in todo)
+            _collect(results, summary, bar)
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                     initializer=_init_worker) as pool:
+                futures = [pool.submit(_run_job, job, kwargs) for job in todo]
+                _collect((f.result() for f in as_completed(futures)), summary, bar)
+    finally:
+        bar.close()
+    summary.converted.sort()
+    summary.failed.sort()
+    return summary
+
+
+def _collect(results, summary: Summary, bar) -> None:
+    for job, error in results:
+        if error is None:
+            summary.converted.append(job.dst)
+        else:
+            summary.failed.append((job.src, error))
+        bar.update(1)

@@ -1,0 +1,169 @@
+"""Parameters of the DVS pixel model: one typed dataclass, three presets, strict validation.
+
+Names follow v2e's command-line options where v2e has them (``pos_thres``, ``sigma_thres``,
+``cutoff_hz``, ...). Units: thresholds in ln-intensity units, rates in Hz, times in seconds
+(``refractory_period_s``), intensities on a 0-255 scale (DN).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+
+TIMESTAMP_MODES = ("interpolate", "v2e")
+
+
+@dataclass(frozen=True)
+class EmulatorParams:
+    """Resolved pixel-model parameters (see docs in :mod:`evfer.emulator.model`).
+
+    Attributes:
+        pos_thres, neg_thres: nominal ON/OFF contrast thresholds (ln units).
+        sigma_thres: std-dev of the per-pixel threshold mismatch (ln units); 0 = identical pixels.
+        cutoff_hz: photoreceptor low-pass 3 dB cutoff at full brightness (Hz); 0 disables the filter.
+        leak_rate_hz: leak (ON) event rate per pixel (Hz); 0 disables the leak.
+        leak_jitter_fraction: relative per-step jitter of the leak current.
+        noise_rate_cov_decades: spread of the per-pixel leak rate (std of log10 of its multiplier).
+        shot_noise_rate_hz: shot-noise event rate per pixel, ON+OFF, in the dark (Hz); 0 disables.
+        shot_noise_inten_factor: shot-noise rate at full brightness relative to the dark rate.
+        refractory_period_s: per-pixel refractory period (s); 0 disables.
+        linlog_threshold: intensity (DN) below which the log mapping is linear (>= 1; 1 = plain
+            log clipped at 1 DN).
+        timestamps: "interpolate" (each threshold crossing placed by linear interpolation of log
+            intensity between frames) or "v2e" (v2e's evenly spread k-th event).
+        upsample: insert ``upsample - 1`` frames between input frames, linearly in log space.
+    """
+
+    pos_thres: float = 0.2
+    neg_thres: float = 0.2
+    sigma_thres: float = 0.02
+    cutoff_hz: float = 0.0
+    leak_rate_hz: float = 0.0
+    leak_jitter_fraction: float = 0.0
+    noise_rate_cov_decades: float = 0.0
+    shot_noise_rate_hz: float = 0.0
+    shot_noise_inten_factor: float = 0.25
+    refractory_period_s: float = 0.0
+    linlog_threshold: float = 20.0
+    timestamps: str = "interpolate"
+    upsample: int = 1
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> EmulatorParams:
+        return resolve_params(None, base=self, **changes)
+
+
+PARAM_NAMES = tuple(f.name for f in dataclasses.fields(EmulatorParams))
+
+
+def resolve_params(preset: str | None = "clean", *, base: EmulatorParams | None = None,
+                   **overrides: Any) -> EmulatorParams:
+    """The preset's parameters with ``overrides`` applied (values may be strings, as from a CLI).
+
+    An unknown preset or parameter name is a :class:`ConfigError` naming the valid ones.
+    """
+    if base is None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown emulator preset {preset!r} (valid: {', '.join(PRESETS)})")
+        base = PRESETS[preset]
+    values = base.to_dict()
+    for name, value in overrides.items():
+        if name not in values:
+            close = difflib.get_close_matches(name, PARAM_NAMES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"unknown emulator parameter {name!r}{hint} (valid: {', '.join(PARAM_NAMES)})"
+            )
+        values[name] = _coerce(name, value, type(values[name]))
+    return EmulatorParams(**values)
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, str]:
+    """``["key=value", ...]`` (CLI ``--param``) to a dict; malformed items are a ConfigError."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param {item!r}: expected key=value (valid keys: {', '.join(PARAM_NAMES)})")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    try:
+        if kind is str:
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+        if kind is int:
+            if isinstance(value, bool):
+                raise TypeError
+            if isinstance(value, str):
+                value = float(value) if any(c in value for c in ".eE") else int(value)
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError
+                value = int(value)
+            return int(value)
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"emulator parameter {name}: expected {kind.__name__}, got {value!r}"
+        ) from None
+
+
+def _validate(p: EmulatorParams) -> None:
+    def bad(name: str, rule: str) -> ConfigError:
+        return ConfigError(f"emulator parameter {name}={getattr(p, name)!r}: {rule}")
+
+    for name in PARAM_NAMES:
+        v = getattr(p, name)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise bad(name, "must be finite")
+    for name in ("pos_thres", "neg_thres"):
+        if getattr(p, name) < 0.01:
+            raise bad(name, "must be >= 0.01 (ln units)")
+    for name in ("sigma_thres", "cutoff_hz", "leak_rate_hz", "leak_jitter_fraction",
+                 "noise_rate_cov_decades", "shot_noise_rate_hz", "shot_noise_inten_factor",
+                 "refractory_period_s"):
+        if getattr(p, name) < 0:
+            raise bad(name, "must be >= 0")
+    if p.linlog_threshold < 1:
+        raise bad("linlog_threshold", "must be >= 1 DN (1 = plain log clipped at 1 DN)")
+    if p.timestamps not in TIMESTAMP_MODES:
+        raise bad("timestamps", f"must be one of {', '.join(TIMESTAMP_MODES)}")
+    if p.upsample < 1:
+        raise bad("upsample", "must be an integer >= 1")
+
+
+#: The presets. ``clean`` and ``noisy`` are v2e's ``--dvs_params`` presets, ``v2e`` its command-line
+#: defaults (v2e 1.5.1, ``v2e_args.py``).
+PRESETS: dict[str, EmulatorParams] = {
+    "clean": EmulatorParams(
+        pos_thres=0.2, neg_thres=0.2, sigma_thres=0.02, cutoff_hz=0.0, leak_rate_hz=0.0,
+        leak_jitter_fraction=0.0, noise_rate_cov_decades=0.0, shot_noise_rate_hz=0.0,
+        refractory_period_s=0.0,
+    ),
+    "noisy": EmulatorParams(
+        pos_thres=0.2, neg_thres=0.2, sigma_thres=0.05, cutoff_hz=30.0, leak_rate_hz=0.1,
+        leak_jitter_fraction=0.1, noise_rate_cov_decades=0.1, shot_noise_rate_hz=5.0,
+        refractory_period_s=0.0,
+    ),
+    "v2e": EmulatorParams(
+        pos_thres=0.2, neg_thres=0.2, sigma_thres=0.03, cutoff_hz=300.0, leak_rate_hz=0.01,
+        leak_jitter_fraction=0.1, noise_rate_cov_decades=0.1, shot_noise_rate_hz=0.001,
+        refractory_period_s=0.0005,
+    ),
+}
