@@ -63,7 +63,7 @@ def _positive_float(text: str) -> float:
 
 
 def _size(text: str) -> tuple[int, int]:
-    from ..io._common import parse_size
+    from ..io import parse_size
 
     try:
         return parse_size(text)

@@ -49,7 +49,7 @@ class PrepareResult:
 # ------------------------------------------------------------------------------------- listing
 
 
-def scan_source(src: SourceConfig) -> tuple[list[ClipSpec], list[Skipped], dict[str, str]]:
+def scan_source(src: SourceConfig, progress: bool = True) -> tuple[list[ClipSpec], list[Skipped], dict[str, str]]:
     """Clip specs, skipped items and (NEFER only) the official subject split of one source."""
     if src.kind == "ckplus":
         from .ckplus import scan_ckplus
@@ -60,7 +60,7 @@ def scan_source(src: SourceConfig) -> tuple[list[ClipSpec], list[Skipped], dict[
         from .ckplus import scan_ckplus
         from .synthetic import ensure_synthetic
 
-        ensure_synthetic(src)
+        ensure_synthetic(src, progress=progress)
         specs, skipped = scan_ckplus(src, source="synthetic")
         return specs, skipped, {}
     if src.kind == "nefer":
@@ -130,7 +130,7 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     official: dict[str, str] = {}
     seen_ids: set[str] = set()
     for src in data.sources:
-        specs, skip, off = scan_source(src)
+        specs, skip, off = scan_source(src, progress)
         skipped += skip
         official.update(off)
         for spec in specs:
@@ -274,8 +274,9 @@ def format_summary(summary: dict, records: list[ClipRecord], labels: LabelMap) -
     lines += ["clips per split (subject-disjoint; subjects: "
               + ", ".join(f"{k} {v}" for k, v in summary["subjects_per_split"].items()) + "):",
               count_table(records, labels.classes, by="split"), ""]
-    lines.append(f"balancing ({summary['balance']}, training split only): "
-                 f"before {dict(summary['train_counts_before'])} -> draws per epoch {summary['train_draws_after']}")
+    before = ", ".join(f"{c} {summary['train_counts_before'].get(c, 0)}" for c in labels.classes)
+    after = ", ".join(f"{c} {summary['train_draws_after'].get(c, 0)}" for c in labels.classes)
+    lines.append(f"balancing ({summary['balance']}, training split only): clips {before} -> draws per epoch {after}")
     for source, ratio in summary["neutral_to_expression_event_rate"].items():
         lines.append(f"neutral-to-expression event-rate ratio ({source}): {ratio:.2f}")
     if summary["skipped"]:

@@ -71,6 +71,19 @@ def prepare_run(cfg: Config, run_dir: Path, progress: bool = True) -> tuple[list
     return read_manifest(run_dir / "manifest.csv"), Path(info["voxel_dir"]), info["classes"]
 
 
+def quiet_lightning() -> None:
+    """Lightning's own handler already prints its messages: don't repeat them through the root logger,
+    and drop its advertising tips and known-harmless warnings."""
+    import warnings
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).propagate = False
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*litlogger.*")
+
+
 def model_hparams(cfg: Config, classes: list[str]) -> dict:
     m = cfg.model
     return {"num_classes": len(classes), "in_channels": cfg.voxel.bins, "backbone": m.backbone,
@@ -89,6 +102,7 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
     n_train = sum(r.repeats for r in records if r.split == "train")

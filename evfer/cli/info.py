@@ -1,0 +1,67 @@
+"""evfer info FILE [--json] [--sensor-size WxH]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+ORDER = 10
+
+
+def _size(text: str) -> tuple[int, int]:
+    from ..io._common import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "info",
+        help="format, sensor size, event count, duration, rate and polarity balance of an event file",
+        description="Describe an event file (.raw EVT 2/3, .dat, .aedat4, .h5 evfer store or v2e, .npz). "
+        "Reads the whole file once, in bounded memory, and checks it like any reader would.",
+    )
+    p.add_argument("file", help="event file")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument(
+        "--sensor-size", type=_size, metavar="WxH", help="sensor size to use when the file does not state one"
+    )
+    p.set_defaults(func=run)
+
+
+def format_probe(pr) -> str:
+    """The human-readable table for a :class:`evfer.io.Probe`."""
+    rows = [
+        ("file", pr.path),
+        ("format", pr.description),
+        ("sensor", f"{pr.width} x {pr.height} px (from {pr.geometry_source}"
+         + (f": {pr.geometry_detail})" if pr.geometry_detail else ")")),
+        ("events", f"{pr.n_events:,}"),
+    ]  # fmt: skip
+    if pr.n_events:
+        rows += [
+            ("time", f"{pr.t_first:,} .. {pr.t_last:,} µs"),
+            ("duration", f"{pr.duration_us / 1e6:.6f} s"),
+            ("rate", "n/a (zero duration)" if pr.event_rate is None else f"{pr.event_rate / 1e6:.4g} Mev/s"),
+            ("polarity", f"ON {pr.on_fraction:.1%} / OFF {1 - pr.on_fraction:.1%}"),
+        ]
+    rows.append(("file size", f"{pr.file_bytes:,} bytes"))
+    for key, value in pr.meta.items():
+        rows.append((f"meta.{key}", json.dumps(value, default=str) if not isinstance(value, str) else value))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def run(args) -> int:
+    from ..io import probe
+    from ..io._common import json_default
+
+    pr = probe(args.file, sensor_size=args.sensor_size)
+    if args.json:
+        print(json.dumps(pr.to_dict(), default=json_default, indent=2))
+    else:
+        print(format_probe(pr))
+    return 0

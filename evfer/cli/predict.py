@@ -1,0 +1,52 @@
+"""evfer predict CHECKPOINT FILE... [--json]"""
+
+from __future__ import annotations
+
+ORDER = 60
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="classify event recordings or videos with a trained checkpoint (label, probabilities, timeline)",
+        description="FILE is an event recording (.raw, .dat, .aedat4, .h5, .npz) or a video / image folder, "
+        "converted on the fly with the emulator and preprocessing settings stored in the checkpoint.",
+    )
+    p.add_argument("checkpoint", help="a checkpoint (e.g. RUN_DIR/checkpoints/best.ckpt) or a run directory")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print one JSON document with all predictions")
+    p.add_argument("--box", help="face box for event recordings: auto, none or x,y,w,h (sensor pixels)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import json
+    from pathlib import Path
+
+    from ..errors import EvferError
+    from ..training.evaluate import find_checkpoint, load_checkpoint
+    from ..training.predict import predict_file
+
+    ckpt = Path(args.checkpoint)
+    if ckpt.is_dir():
+        ckpt = find_checkpoint(ckpt)
+    model, classes, cfg = load_checkpoint(ckpt)
+    results, failed = [], 0
+    for f in args.files:
+        try:
+            results.append(predict_file(model, classes, cfg, f, box=args.box))
+        except EvferError as exc:
+            failed += 1
+            results.append({"file": f, "error": str(exc)})
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"{r['file']}: error: {r['error']}")
+                continue
+            probs = "  ".join(f"{c} {p:.2f}" for c, p in sorted(r["probabilities"].items(), key=lambda kv: -kv[1]))
+            print(f"{r['file']}: {r['label']}   ({probs})")
+            steps = " -> ".join(s["label"] for s in r["timeline"])
+            print(f"  timeline ({len(r['timeline'])} windows): {steps}")
+    return 1 if failed == len(results) else 0

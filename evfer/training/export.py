@@ -1,0 +1,82 @@
+"""``evfer export CHECKPOINT -o model.onnx|model.pt``: a deployable model without evfer or Lightning.
+
+- ``.onnx``: ONNX (opset 17, torch's TorchScript-based exporter), input ``voxels`` float32
+  (batch, windows, bins, H, W) with dynamic batch and window count, output ``logits`` (batch, K).
+- ``.pt``: TorchScript (traced), same input and output.
+
+A sidecar ``<output>.json`` records the class names and the voxel/emulator settings the input must be
+made with. The export is checked against the PyTorch model on a random input before it is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..atomic import atomic_path, write_json_atomic
+from ..config import to_dict
+from ..errors import EvferError, InputError
+
+
+def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) -> dict:
+    """Export the checkpoint's model to ``out`` (.onnx or .pt); returns the sidecar info (with the check)."""
+    from .evaluate import load_checkpoint
+
+    out = Path(out)
+    kind = out.suffix.lower()
+    if kind not in (".onnx", ".pt"):
+        raise InputError(out, "export target must end in .onnx (ONNX) or .pt (TorchScript)")
+    model, classes, cfg = load_checkpoint(checkpoint)
+    model = model.float().eval()
+    w, h = cfg.voxel.size
+    example = torch.randn(1, cfg.voxel.windows, cfg.voxel.bins, h, w)
+    with torch.no_grad():
+        reference = model(example)
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == ".onnx":
+            torch.onnx.export(model, (example,), str(tmp), dynamo=False, opset_version=opset,
+                              input_names=["voxels"], output_names=["logits"],
+                              dynamic_axes={"voxels": {0: "batch", 1: "windows"}, "logits": {0: "batch"}})
+            max_diff = _check_onnx(tmp, example, reference)
+        else:
+            with torch.no_grad():
+                traced = torch.jit.trace(model, (example,), check_trace=False)
+            traced.save(str(tmp))
+            with torch.no_grad():
+                max_diff = float((torch.jit.load(str(tmp))(example) - reference).abs().max())
+        if max_diff is not None and max_diff > 1e-3:
+            raise EvferError(f"{out}: exported model differs from the checkpoint (max |logit diff| {max_diff:.2e})")
+    info = {
+        "format": "onnx" if kind == ".onnx" else "torchscript",
+        "checkpoint": str(checkpoint),
+        "classes": classes,
+        "input": {"name": "voxels", "shape": ["batch", "windows", cfg.voxel.bins, h, w], "dtype": "float32"},
+        "output": {"name": "logits", "shape": ["batch", len(classes)], "softmax": False},
+        "voxel": to_dict(cfg.voxel),
+        "emulator": to_dict(cfg.emulator),
+        "max_abs_logit_diff_vs_torch": max_diff,
+    }
+    write_json_atomic(out.with_name(out.name + ".json"), info)
+    return info
+
+
+def _check_onnx(path: Path, example: torch.Tensor, reference: torch.Tensor) -> float | None:
+    """Max |difference| between onnxruntime and torch logits, or None when onnxruntime is not installed."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        import onnx
+
+        onnx.checker.check_model(str(path))
+        return None
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"voxels": example.numpy()})[0]
+    return float(abs(torch.from_numpy(got) - reference).max())
+
+
+def read_sidecar(path: str | Path) -> dict:
+    return json.loads(Path(str(path) + ".json").read_text())
