@@ -66,6 +66,21 @@ class SourceConfig:
                 f"{path}{wrong[0]}: not an option of sources of kind '{self.kind}' "
                 f"(valid: {', '.join(sorted(_COMMON_SOURCE_KEYS | _KIND_KEYS[self.kind]))})"
             )
+        _need(path, "fps", self.fps > 0, "a positive frame rate")
+        _need(path, "face_margin", self.face_margin >= 0, "a fraction >= 0")
+        _need(path, "blur_sigma", self.blur_sigma >= 0, "a sigma >= 0 (0 disables)")
+        _need(path, "onset_frames", self.onset_frames >= 2, "at least 2 frames")
+        _need(path, "frame_size", len(self.frame_size) == 2 and min(self.frame_size) >= 8, "[W, H], each >= 8")
+        _need(path, "synth_size", len(self.synth_size) == 2 and min(self.synth_size) >= 32, "[W, H], each >= 32")
+        _need(path, "frames", len(self.frames) == 2 and 2 <= self.frames[0] <= self.frames[1],
+              "[min, max] frames per sequence, 2 <= min <= max")
+        _need(path, "identities", self.identities >= 1, "at least 1")
+        _need(path, "limit", self.limit is None or self.limit >= 1, "null or at least 1")
+
+
+def _need(path: str, key: str, ok: bool, what: str) -> None:
+    if not ok:
+        raise ConfigError(f"{path}{key}: must be {what}")
 
 
 _COMMON_SOURCE_KEYS = {"kind", "root", "limit"}
@@ -119,12 +134,31 @@ class DataConfig:
     out: str = "runs/data"  # prepared dataset folder (events, manifest, voxel caches)
     workers: int = 2
 
+    def validate(self, path: str, given: set[str]) -> None:
+        _need(path, "workers", self.workers >= 1, "at least 1")
+
 
 @dataclass
 class EmulatorConfig:
     preset: Literal["clean", "noisy", "v2e"] = "clean"
     params: dict[str, Any] = field(default_factory=dict)  # overrides of the preset's parameters
     seed: int = 0
+    device: str = "auto"  # torch device for emulation: auto (CUDA when present), cpu, cuda, cuda:1, ...
+
+    def validate(self, path: str, given: set[str]) -> None:
+        from .emulator.params import resolve_params
+
+        try:
+            resolve_params(self.preset, **self.params)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}params: {exc}") from None
+
+    def torch_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @dataclass
@@ -132,7 +166,11 @@ class VoxelConfig:
     bins: int = 10
     windows: int = 6  # T windows per clip, for the LSTM
     size: list[int] = field(default_factory=lambda: [112, 112])  # [W, H] of the voxel grids
-    normalize: bool = True  # E2VID normalisation per window
+    # rms: the clip divided by the RMS of its non-zero voxels (keeps polarity signs, zeros and the
+    # relative activity of windows); e2vid: per-window mean/std of the non-zero voxels (Rebecq et al.;
+    # the mean shift flips the sign of weak voxels); none: raw bilinear event counts
+    normalize: Literal["rms", "e2vid", "none"] = "rms"
+    resize: Literal["area", "events"] = "area"  # area pooling (any factor) or event-coordinate scaling
 
     def validate(self, path: str, given: set[str]) -> None:
         if self.bins < 1 or self.windows < 1:
@@ -148,6 +186,10 @@ class ModelConfig:
     dropout: float = 0.5
     pretrained: str | None = None  # checkpoint path, "imagenet", or None
 
+    def validate(self, path: str, given: set[str]) -> None:
+        _need(path, "hidden", self.hidden >= 1, "at least 1")
+        _need(path, "dropout", 0 <= self.dropout < 1, "in [0, 1)")
+
 
 @dataclass
 class AugmentConfig:
@@ -160,6 +202,7 @@ class AugmentConfig:
 @dataclass
 class TrainConfig:
     lr: float = 1e-4
+    scheduler: Literal["none", "cosine"] = "none"  # cosine: anneal lr to 0 over train.epochs
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 50
@@ -175,6 +218,16 @@ class TrainConfig:
     val_every: int = 1
     limit_batches: float | None = None  # fraction/number of batches per epoch (smoke tests)
     deterministic: bool = False
+
+    def validate(self, path: str, given: set[str]) -> None:
+        _need(path, "lr", self.lr > 0, "a positive learning rate")
+        _need(path, "weight_decay", self.weight_decay >= 0, ">= 0")
+        _need(path, "batch_size", self.batch_size >= 1, "at least 1")
+        _need(path, "epochs", self.epochs >= 1, "at least 1")
+        _need(path, "patience", self.patience >= 1, "at least 1")
+        _need(path, "num_workers", self.num_workers >= 0, ">= 0")
+        _need(path, "val_every", self.val_every >= 1, "at least 1")
+        _need(path, "num_nodes", self.num_nodes >= 1, "at least 1")
 
 
 @dataclass

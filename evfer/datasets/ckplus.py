@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import EmulatorConfig, SourceConfig
+from ..emulator.frames import IMAGE_SUFFIXES, list_images, natural_key
 from ..errors import InputError
 from ..events import Events
 from .clips import ClipSpec, Skipped
@@ -33,7 +34,6 @@ from .labels import CKPLUS_CODES, normalize_original
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 _SEQ_RE = re.compile(r"(S\d{3})_(\d{3})")
 _EMOTIONS = set(CKPLUS_CODES.values())
 
@@ -41,13 +41,16 @@ _EMOTIONS = set(CKPLUS_CODES.values())
 TIMECODE_REGION = (0.0, 0.86, 0.5, 1.0)
 
 
-def _natural_key(path: Path) -> list:
-    return [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", path.name)]
+def _natural_key(path: Path) -> tuple:
+    return natural_key(path.name)
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
-                  key=_natural_key)
+    """Image files in natural order (the emulator's frame listing); [] for a folder without images."""
+    try:
+        return list_images(folder)
+    except InputError:
+        return []
 
 
 def _find_dir(root: Path, name: str) -> Path | None:
@@ -248,5 +251,5 @@ def ckplus_events(spec: ClipSpec, cfg: SourceConfig, emulator: EmulatorConfig) -
     fps = float(spec.info.get("fps", cfg.fps))
     times = np.round(np.arange(len(frames)) * 1e6 / fps).astype(np.int64)
     events = emulate(frames, times, preset=emulator.preset, seed=emulator.seed, clip_id=spec.id,
-                     source=spec.paths[0], **emulator.params)
+                     device=emulator.torch_device(), source=spec.paths[0], **emulator.params)
     return events.with_meta(**done, fps=fps, n_frames=len(frames), span_us=[int(times[0]), int(times[-1])])

@@ -3,7 +3,8 @@
 Columns: id, source, subject, original_label, label, events_path (relative to the manifest's folder),
 event_count, duration_us, split (train | val | test | ""), repeats (times the clip is drawn per
 training epoch after balancing: 0 = left out by undersampling, >1 = oversampled; always 1 outside
-the training split).
+the training split), events_key (fingerprint of the settings that made the events: a changed
+setting makes ``prepare`` recompute the clip and the voxel cache).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ClipRecord:
     duration_us: int = 0
     split: str = ""
     repeats: int = 1
+    events_key: str = ""  # fingerprint of the settings that made the events file (see prepare.events_key)
 
 
 COLUMNS = [f.name for f in dataclasses.fields(ClipRecord)]

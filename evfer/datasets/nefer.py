@@ -286,15 +286,14 @@ def _check_box_options(cfg: SourceConfig) -> None:
 
 
 # ------------------------------------------------------------------------------------- events
-def nefer_events(spec: ClipSpec, cfg: SourceConfig) -> Events:
-    """The clip's events cropped to the face box (sensor size = box size; t in µs as in the file).
+def crop_recording(path: str, cfg: SourceConfig) -> Events:
+    """A recording's events cropped to the face box (sensor size = box size; t in µs as in the file).
 
-    The box is ``cfg.face_box`` if set, else estimated from event density over the whole
-    recording. Metadata: subject, label, sequence, box [x, y, w, h], box_method, path, sensor_size.
-    A corrupt or empty recording, or a box holding no events, raises InputError naming the file.
+    The box is ``cfg.face_box`` if set, else estimated from event density over the whole recording
+    (``cfg.box_size``). Metadata: box [x, y, w, h], box_method, path, sensor_size. A corrupt or empty
+    recording, or a box holding no events, raises InputError naming the file.
     """
     _check_box_options(cfg)
-    path = spec.paths[0]
     try:
         box, events = _crop_recording(path, cfg)
     except (EvferError, KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
@@ -304,14 +303,19 @@ def nefer_events(spec: ClipSpec, cfg: SourceConfig) -> Events:
         raise InputError(path, f"cannot read NEFER recording: {message}") from None
     if not len(events):
         raise InputError(path, f"no events inside the face box {box.as_list()} ({box.method})")
+    return events.with_meta(box=box.as_list(), box_method=box.method, path=str(path))
+
+
+def nefer_events(spec: ClipSpec, cfg: SourceConfig) -> Events:
+    """The clip's events cropped to the face box (see :func:`crop_recording`), with metadata
+    subject, label and sequence added."""
+    path = spec.paths[0]
+    events = crop_recording(path, cfg)
     return events.with_meta(
         source="nefer",
         subject=spec.subject,
         label=spec.original_label,
         sequence=spec.info.get("sequence"),
-        box=box.as_list(),
-        box_method=box.method,
-        path=str(path),
     )
 
 

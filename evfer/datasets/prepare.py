@@ -14,6 +14,8 @@ Re-running resumes: clips whose events file exists are not recomputed.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
+import json
 import logging
 import multiprocessing as mp
 from collections import Counter, defaultdict
@@ -24,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..atomic import write_json_atomic, write_text_atomic
-from ..config import Config, SourceConfig, dump_yaml
+from ..config import Config, SourceConfig, dump_yaml, to_dict
 from ..errors import EvferError, InputError
 from .balance import balance, class_counts
 from .clips import ClipSpec, Skipped
@@ -89,8 +91,25 @@ def make_events(spec: ClipSpec, src: SourceConfig, cfg: Config):
     return events
 
 
-def _events_job(spec: ClipSpec, src: SourceConfig, cfg: Config, path: str) -> tuple[str, int, int, str]:
-    """Worker: make and write one clip's events. Returns (id, count, duration_us, error or "")."""
+NO_EVENTS = "no events (nothing changed by more than the emulator threshold); left out"
+
+#: source options that do not change a clip's events (labels, listing, selection)
+_NOT_EVENT_KEYS = {"root", "limit", "labels", "annotations", "neutral_from_onset"}
+
+
+def events_key(spec: ClipSpec, src: SourceConfig, cfg: Config) -> str:
+    """Fingerprint of everything that determines a clip's events: its input files, the source's
+    preprocessing options, the emulator (frame sources) and the event filter. Stored in the events
+    file; a different key on a re-run means the clip is recomputed."""
+    settings = {k: v for k, v in to_dict(src).items() if k not in _NOT_EVENT_KEYS}
+    recipe = {"paths": spec.paths, "source": settings, "denoise": to_dict(cfg.data.denoise)}
+    if src.kind in ("ckplus", "synthetic"):
+        recipe["emulator"] = {k: v for k, v in to_dict(cfg.emulator).items() if k != "device"}
+    return hashlib.sha1(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _events_job(spec: ClipSpec, src: SourceConfig, cfg: Config, path: str, key: str) -> tuple[str, int, int, str, dict]:
+    """Worker: make and write one clip's events. Returns (id, count, duration_us, error or "", info)."""
     from ..io import write_events
 
     try:
@@ -98,19 +117,22 @@ def _events_job(spec: ClipSpec, src: SourceConfig, cfg: Config, path: str) -> tu
         span = events.meta.get("span_us")
         duration = int(span[1] - span[0]) if span else events.duration
         meta = {k: v for k, v in events.meta.items()}
-        meta.update(clip_id=spec.id, source=spec.source, subject=spec.subject, original_label=spec.original_label)
+        meta.update(clip_id=spec.id, source=spec.source, subject=spec.subject, original_label=spec.original_label,
+                    events_key=key)
         write_events(path, events, **meta)
-        return spec.id, len(events), duration, ""
+        info = {k: meta[k] for k in ("face_method", "box_method") if k in meta}
+        return spec.id, len(events), duration, "", info
     except EvferError as exc:
-        return spec.id, 0, 0, str(exc)
+        return spec.id, 0, 0, str(exc), {}
     except Exception as exc:  # a bug or an unexpected file problem: report it with the clip, keep going
-        return spec.id, 0, 0, f"{spec.paths[0] if spec.paths else spec.id}: {type(exc).__name__}: {exc}"
+        return spec.id, 0, 0, f"{spec.paths[0] if spec.paths else spec.id}: {type(exc).__name__}: {exc}", {}
 
 
 def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
 # ------------------------------------------------------------------------------------- main
@@ -132,7 +154,7 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     for src in data.sources:
         specs, skip, off = scan_source(src, progress)
         skipped += skip
-        official.update(off)
+        official.update({f"{src.kind}:{subject}": split for subject, split in off.items()})
         for spec in specs:
             label = labels(spec.original_label)
             if label is None:
@@ -146,7 +168,7 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
             spec.info["label"] = label
             jobs.append((spec, src))
 
-    records = _make_all_events(jobs, cfg, out, skipped, progress)
+    records, crops = _make_all_events(jobs, cfg, out, skipped, progress)
     if not records:
         reasons = Counter(s.reason.split(" (")[0] for s in skipped).most_common(3)
         raise EvferError(f"no usable clip in {', '.join(s.root for s in data.sources)} "
@@ -159,6 +181,7 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     write_text_atomic(out / "prepare.yaml", dump_yaml(cfg))
 
     summary = make_summary(records, skipped, labels, cfg, before)
+    summary["face_crop"] = crops
     write_json_atomic(out / "summary.json", summary)
     write_text_atomic(out / "summary.txt", format_summary(summary, records, labels))
 
@@ -170,51 +193,77 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     return PrepareResult(out, records, skipped, summary, voxel_dir, labels, before)
 
 
-def _make_all_events(jobs, cfg: Config, out: Path, skipped: list[Skipped], progress: bool) -> list[ClipRecord]:
+def _make_all_events(jobs, cfg: Config, out: Path, skipped: list[Skipped], progress: bool):
+    """Make (or reuse) every clip's events file; returns (records, face-crop report)."""
     from ..io import probe
 
     records: dict[str, ClipRecord] = {}
+    methods: dict[str, str] = {}
     todo = []
     for spec, src in jobs:
         rel = Path("events") / spec.source / f"{spec.id}.h5"
-        rec = ClipRecord(spec.id, spec.source, spec.subject, spec.original_label, spec.info["label"], str(rel))
+        key = events_key(spec, src, cfg)
+        # subjects are qualified by their source: CK+'s S005 and a synthetic S005 are different people
+        rec = ClipRecord(spec.id, spec.source, f"{spec.source}:{spec.subject}", spec.original_label,
+                         spec.info["label"], str(rel), events_key=key)
         records[spec.id] = rec
         path = out / rel
         if path.exists():  # resume: atomic writes mean an existing file is complete
             try:
                 info = probe(path)
-                rec.event_count = int(info["count"])
-                span = (info.get("meta") or {}).get("span_us")
-                rec.duration_us = int(span[1] - span[0]) if span else int(info["duration_us"])
-                continue
+                meta = info.get("meta") or {}
+                if meta.get("events_key") == key:
+                    rec.event_count = int(info["count"])
+                    if rec.event_count == 0:
+                        skipped.append(Skipped(spec.id, NO_EVENTS))
+                        del records[spec.id]
+                        continue
+                    span = meta.get("span_us")
+                    rec.duration_us = int(span[1] - span[0]) if span else int(info["duration_us"])
+                    method = meta.get("face_method") or meta.get("box_method")
+                    if method:
+                        methods[spec.id] = method
+                    continue
+                log.info("%s: made with other settings; recomputing", path)
             except EvferError:
-                path.unlink()
-        todo.append((spec, src, str(path)))
+                pass
+            path.unlink()
+        todo.append((spec, src, str(path), key))
 
-    failed = set()
+    failed: set[str] = set()
     bar = tqdm(total=len(todo), desc="events", unit="clip", disable=not progress or not todo)
     workers = max(1, int(cfg.data.workers))
     if workers == 1 or len(todo) <= 1:
-        results = (_events_job(spec, src, cfg, path) for spec, src, path in todo)
-        _collect(results, records, skipped, failed, bar)
+        results = (_events_job(spec, src, cfg, path, key) for spec, src, path, key in todo)
+        _collect(results, records, skipped, failed, methods, bar)
     else:
         ctx = mp.get_context("spawn")
         with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-            futures = [pool.submit(_events_job, spec, src, cfg, path) for spec, src, path in todo]
-            _collect((f.result() for f in cf.as_completed(futures)), records, skipped, failed, bar)
+            futures = [pool.submit(_events_job, spec, src, cfg, path, key) for spec, src, path, key in todo]
+            _collect((f.result() for f in cf.as_completed(futures)), records, skipped, failed, methods, bar)
     bar.close()
-    return [r for r in sorted(records.values(), key=lambda r: r.id) if r.id not in failed]
+    kept = [r for r in sorted(records.values(), key=lambda r: r.id) if r.id not in failed]
+    fallback = sorted(cid for cid, m in methods.items() if m == "center")
+    if fallback:
+        log.warning("no face found in %d clip(s); centre crop used (listed in summary.json)", len(fallback))
+    crops = {"methods": dict(Counter(methods[r.id] for r in kept if r.id in methods)), "center_fallback": fallback}
+    return kept, crops
 
 
-def _collect(results, records, skipped, failed, bar) -> None:
-    for clip_id, count, duration, error in results:
+def _collect(results, records, skipped, failed, methods, bar) -> None:
+    for clip_id, count, duration, error, info in results:
         bar.update(1)
+        if not error and count == 0:
+            error = NO_EVENTS
         if error:
             skipped.append(Skipped(clip_id, error))
             failed.add(clip_id)
             continue
         records[clip_id].event_count = count
         records[clip_id].duration_us = duration
+        method = info.get("face_method") or info.get("box_method")
+        if method:
+            methods[clip_id] = method
 
 
 def assign_split(records: list[ClipRecord], cfg: Config, official: dict[str, str]) -> None:
@@ -279,6 +328,11 @@ def format_summary(summary: dict, records: list[ClipRecord], labels: LabelMap) -
     lines.append(f"balancing ({summary['balance']}, training split only): clips {before} -> draws per epoch {after}")
     for source, ratio in summary["neutral_to_expression_event_rate"].items():
         lines.append(f"neutral-to-expression event-rate ratio ({source}): {ratio:.2f}")
+    crops = summary.get("face_crop") or {}
+    if crops.get("methods"):
+        lines.append("face crop: " + ", ".join(f"{m} {n}" for m, n in sorted(crops["methods"].items()))
+                     + (f" (no face found, centre crop: {', '.join(crops['center_fallback'][:5])}"
+                        f"{' ...' if len(crops['center_fallback']) > 5 else ''})" if crops.get("center_fallback") else ""))
     if summary["skipped"]:
         lines += ["", f"skipped {len(summary['skipped'])} item(s):"]
         lines += [f"  {s['item']}: {s['reason']}" for s in summary["skipped"][:50]]

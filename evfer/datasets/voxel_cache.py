@@ -6,11 +6,12 @@ going back reuses it. Inside::
 
     voxels.npy    float16 (N, T, bins, H, W), np.load(..., mmap_mode="r")
     ids.txt       the N clip ids, row order
-    params.json   the parameters (and the representation's definition)
+    params.json   the parameters, the representation's definition and each clip's events key
 
 The folder is built under a temporary name and renamed when complete, so an existing folder is
-always whole. Rows of clips already in an older cache with the same parameters are copied, not
-recomputed.
+always whole. It is reused when its clips and their events keys (the fingerprint of the settings
+that made each events file) are unchanged; otherwise it is rebuilt, copying the rows of clips whose
+events did not change.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 def cache_name(vox: VoxelConfig) -> str:
     w, h = vox.size
-    return f"bins{vox.bins}_T{vox.windows}_{w}x{h}_{'norm' if vox.normalize else 'raw'}"
+    return f"bins{vox.bins}_T{vox.windows}_{w}x{h}_{vox.normalize}_{vox.resize}"
+
+
+def rms_normalize(grids: np.ndarray) -> np.ndarray:
+    """Divide by the RMS of the non-zero voxels (in place; all-zero input stays zero)."""
+    nz = grids[grids != 0]
+    if nz.size:
+        grids /= np.sqrt(np.mean(np.square(nz, dtype=np.float64)))
+    return grids
 
 
 def clip_grids(events, vox: VoxelConfig) -> np.ndarray:
@@ -40,8 +49,9 @@ def clip_grids(events, vox: VoxelConfig) -> np.ndarray:
 
     span = events.meta.get("span_us")
     t0, t1 = (int(span[0]), int(span[1])) if span else (None, None)
-    return clip_voxels(events, vox.bins, vox.windows, size=(int(vox.size[0]), int(vox.size[1])),
-                       t_start=t0, t_end=t1, normalize=vox.normalize)
+    grids = clip_voxels(events, vox.bins, vox.windows, size=(int(vox.size[0]), int(vox.size[1])),
+                        t_start=t0, t_end=t1, normalize=vox.normalize == "e2vid", resize=vox.resize)
+    return rms_normalize(grids) if vox.normalize == "rms" else grids
 
 
 def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *, workers: int = 1,
@@ -49,17 +59,29 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
     """Build (or reuse) the cache for ``records``; returns its folder."""
     from ..io import read_events
 
+    import concurrent.futures as cf
+
+    from ..voxel import get_threads, set_threads
+
     out = Path(out)
     final = out / "voxels" / cache_name(vox)
     ids = sorted(r.id for r in records)
+    by_id = {r.id: r for r in records}
+    keys = {cid: by_id[cid].events_key for cid in ids}
     old_ids: list[str] = []
+    old_keys: dict[str, str] = {}
     if final.is_dir():
-        old_ids = (final / "ids.txt").read_text().split()
-        if old_ids == ids:
+        try:
+            old_ids = (final / "ids.txt").read_text().split()
+            old_keys = json.loads((final / "params.json").read_text()).get("events_keys", {})
+        except (OSError, ValueError):
+            old_ids, old_keys = [], {}
+        if old_ids == ids and old_keys == keys:
             return final
     params = {"bins": vox.bins, "windows": vox.windows, "size": list(vox.size), "normalize": vox.normalize,
+              "resize": vox.resize,
               "representation": "voxel_grid (Zhu et al. 2019): bilinear in time, polarity-signed; "
-                                "T equal windows over the clip span; resized by event-coordinate scaling"}
+                                "T equal windows over the clip span", "events_keys": keys}
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -67,16 +89,23 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
     shape = (len(ids), vox.windows, vox.bins, h, w)
     arr = np.lib.format.open_memmap(tmp / "voxels.npy", mode="w+", dtype=np.float16, shape=shape)
     old = np.load(final / "voxels.npy", mmap_mode="r") if old_ids else None
-    old_row = {cid: i for i, cid in enumerate(old_ids)}
-    by_id = {r.id: r for r in records}
-    try:
-        for row, cid in enumerate(tqdm(ids, desc="voxels", unit="clip", disable=not progress)):
-            if old is not None and cid in old_row:
-                arr[row] = old[old_row[cid]]
-                continue
-            events = read_events(out / by_id[cid].events_path)
-            grids = clip_grids(events, vox)
+    old_row = {cid: i for i, cid in enumerate(old_ids) if old_keys.get(cid) == keys[cid]}
+
+    def fill(row_cid):
+        row, cid = row_cid
+        if old is not None and cid in old_row:
+            arr[row] = old[old_row[cid]]
+        else:
+            grids = clip_grids(read_events(out / by_id[cid].events_path), vox)
             arr[row] = np.clip(grids, -FLOAT16_MAX, FLOAT16_MAX)
+
+    threads = get_threads()
+    try:
+        set_threads(1)  # parallel over clips instead (the numba kernels release the GIL)
+        with cf.ThreadPoolExecutor(max(1, workers)) as pool:
+            for _ in tqdm(pool.map(fill, enumerate(ids)), total=len(ids), desc="voxels", unit="clip",
+                          disable=not progress):
+                pass
         arr.flush()
         del arr, old
         (tmp / "ids.txt").write_text("\n".join(ids) + "\n")
@@ -87,6 +116,8 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        set_threads(threads)
     return final
 
 

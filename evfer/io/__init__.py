@@ -335,27 +335,28 @@ _PROBE_ALIASES = {"count": "n_events"}
 def probe(path: str | os.PathLike, *, sensor_size: SensorSize | str | None = None) -> Probe:
     """Format, sensor size (and its source), event count, time range and polarity balance of ``path``.
 
-    Decodes the whole file once in bounded memory (the HDF5 store answers from its attributes),
-    checking the events as :func:`read_events` would.
+    Decodes the whole file once in bounded memory, checking the events as :func:`read_events`
+    would (damaged data raises InputError here too); for the HDF5 store the decoded count, ON
+    count and time range must also match its attributes.
     """
     path = Path(path)
     reader = _reader(path)
     size = _as_size(sensor_size)
     geo = _known_geometry(reader, path, size)
-    stats = reader.quick_stats() if hasattr(reader, "quick_stats") else None
-    if stats is None:
-        n = n_on = xmax = ymax = 0
-        t_first = t_last = None
-        check = _Geometry(1 << 16, 1 << 16, "", "") if geo is None else geo
-        for a in _ordered_window(reader, path, check, None, None):
-            n += len(a)
-            n_on += int(np.count_nonzero(a["p"] > 0))
-            xmax, ymax = max(xmax, int(a["x"].max())), max(ymax, int(a["y"].max()))
-            t_first = int(a["t"][0]) if t_first is None else t_first
-            t_last = int(a["t"][-1])
-        if geo is None:
-            geo = _inferred(path, xmax, ymax, n)
-        stats = {"n_events": n, "n_on": n_on, "t_first": t_first, "t_last": t_last}
+    n = n_on = xmax = ymax = 0
+    t_first = t_last = None
+    check = _Geometry(1 << 16, 1 << 16, "", "") if geo is None else geo
+    for a in _ordered_window(reader, path, check, None, None):
+        n += len(a)
+        n_on += int(np.count_nonzero(a["p"] > 0))
+        xmax, ymax = max(xmax, int(a["x"].max())), max(ymax, int(a["y"].max()))
+        t_first = int(a["t"][0]) if t_first is None else t_first
+        t_last = int(a["t"][-1])
+    if geo is None:
+        geo = _inferred(path, xmax, ymax, n)
+    stats = {"n_events": n, "n_on": n_on, "t_first": t_first, "t_last": t_last}
+    if hasattr(reader, "check_stats"):
+        reader.check_stats(stats)
     assert geo is not None
     return Probe(
         path=str(path),

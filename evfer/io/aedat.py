@@ -4,6 +4,12 @@ Timestamps are Unix-epoch µs (about 1.6e15) and stay as they are (int64). The s
 from the track description (``sizeX``/``sizeY``). Written files carry the metadata as a JSON string
 attribute ``evfer_meta`` next to ``sizeX``/``sizeY``.
 
+Corrupt headers: faery 0.7.1 reads the IOHeader flatbuffer without bounds checks (a bad offset is
+a Rust panic) and, when the XML description is not valid UTF-8, can abort the whole process
+(SIGABRT, nothing to catch). :func:`check_io_header` therefore checks the header in Python first;
+damage in the data packets is left to faery (errors and panics become InputErrors, see
+``_common.library_errors``).
+
 Truncation: faery raises on a packet cut short ("failed to fill whole buffer"), which becomes a
 one-line InputError. A file that only lost the end of its trailing packet index (the
 FileDataTable) still holds every packet and is read completely (the shared sample minus its last
@@ -12,6 +18,7 @@ byte gives all 111,954 events).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +27,86 @@ import numpy as np
 
 from ..errors import InputError
 from ..events import Events
-from ._common import META_KEY, FileInfo, event_array, library_errors, meta_from_json, meta_to_json
+from ._common import (
+    META_KEY,
+    FileInfo,
+    event_array,
+    meta_from_json,
+    meta_to_json,
+    native,
+    native_decoder,
+    native_steps,
+)
 
 _WHAT = "AEDAT 4.0"
 MAGIC = b"#!AER-DAT4.0"
+#: The version line that starts every AEDAT 4.0 file; the IOHeader follows it.
+VERSION_LINE = MAGIC + b"\r\n"
+#: IOHeader fields (flatbuffer table IOHeader of the AEDAT 4.0 spec, in vtable order).
+_IO_FIELDS = ("compression", "dataTablePosition", "infoNode")
+
+
+def check_io_header(path: Path) -> None:
+    """InputError unless ``path`` starts with a sound AEDAT 4.0 IOHeader.
+
+    After the 14-byte version line comes a size-prefixed flatbuffer (uint32 size, then the buffer:
+    uint32 offset of the root table; the table starts with an int32 offset back to its vtable;
+    the vtable holds uint16 vtable size, table size and one uint16 offset per field). Every offset
+    faery will follow is checked to stay inside the buffer, and the description (field infoNode,
+    uint32 length + bytes) must be UTF-8 text.
+    """
+    file_size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(len(VERSION_LINE) + 4)
+        if head[: len(VERSION_LINE)] != VERSION_LINE:
+            raise InputError(path, f"not an AEDAT 4.0 file (does not start with {MAGIC.decode()})")
+        if len(head) < len(VERSION_LINE) + 4:
+            raise InputError(path, "truncated: the AEDAT 4.0 header is missing")
+        (size,) = struct.unpack_from("<I", head, len(VERSION_LINE))
+        if size > file_size - len(head):
+            raise InputError(
+                path, f"corrupt or truncated AEDAT 4.0 header: it claims {size:,} bytes, the file has "
+                f"{file_size - len(head):,} after it"
+            )  # fmt: skip
+        buf = f.read(size)
+
+    def bad(what: str) -> InputError:
+        return InputError(path, f"corrupt AEDAT 4.0 header: {what}")
+
+    def u32(at: int, what: str) -> int:
+        if not 0 <= at <= len(buf) - 4:
+            raise bad(f"{what} lies outside the {len(buf)}-byte header")
+        return struct.unpack_from("<I", buf, at)[0]
+
+    table = u32(0, "the root offset")
+    back = struct.unpack_from("<i", buf, table)[0] if 0 <= table <= len(buf) - 4 else None
+    if back is None:
+        raise bad("the root table lies outside the header")
+    vtable = table - back
+    if not 0 <= vtable <= len(buf) - 4:
+        raise bad("the field table lies outside the header")
+    vt_size, table_size = struct.unpack_from("<HH", buf, vtable)
+    if vt_size < 4 or vt_size % 2 or vtable + vt_size > len(buf) or table + table_size > len(buf):
+        raise bad("the field table has an impossible size")
+    offsets = {}
+    for i, name in enumerate(_IO_FIELDS):
+        at = 4 + 2 * i
+        offsets[name] = struct.unpack_from("<H", buf, vtable + at)[0] if at + 2 <= vt_size else 0
+    sizes = {"compression": 4, "dataTablePosition": 8, "infoNode": 4}
+    for name, off in offsets.items():
+        if off and (off < 4 or off + sizes[name] > table_size):
+            raise bad(f"field {name} lies outside its table")
+    if not offsets["infoNode"]:
+        return
+    at = table + offsets["infoNode"]
+    start = at + u32(at, "the description offset")
+    length = u32(start, "the description")
+    if start + 4 + length > len(buf):
+        raise bad(f"the description ({length:,} bytes) runs past the end of the header")
+    try:
+        buf[start + 4 : start + 4 + length].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad(f"the XML description is not UTF-8 text (byte {exc.start:,} of it)") from None
 
 
 class AedatReader:
@@ -31,12 +114,10 @@ class AedatReader:
         from faery.extension import aedat
 
         self.path = path
-        with open(path, "rb") as f:
-            if f.read(len(MAGIC)) != MAGIC:
-                raise InputError(path, f"not an AEDAT 4.0 file (does not start with {MAGIC.decode()})")
-        with library_errors(path, _WHAT), aedat.Decoder(path) as dec:
-            tracks = dec.tracks()
-            description = dec.description()
+        check_io_header(path)
+        with native_decoder(path, _WHAT, lambda: aedat.Decoder(path)) as dec:
+            tracks = native(path, _WHAT, dec.tracks)
+            description = native(path, _WHAT, dec.description)
         event_tracks = [t for t in tracks if t.data_type == "events"]
         if not event_tracks:
             kinds = ", ".join(t.data_type for t in tracks) or "none"
@@ -57,8 +138,8 @@ class AedatReader:
     ) -> Iterator[np.ndarray]:
         from faery.extension import aedat
 
-        with library_errors(self.path, _WHAT), aedat.Decoder(self.path) as dec:
-            for track, packet in dec:
+        with native_decoder(self.path, _WHAT, lambda: aedat.Decoder(self.path)) as dec:
+            for track, packet in native_steps(dec, self.path, _WHAT):
                 if track.id == self.track.id and len(packet):
                     yield event_array(packet["t"], packet["x"], packet["y"], packet["on"])
 

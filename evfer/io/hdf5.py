@@ -20,10 +20,17 @@ v2e's output: dataset ``events`` (older v2e: ``event``) of shape (N, 4), uint32 
 interval). It usually has no sensor size. evfer writes this layout for ``*.v2e.h5`` names or
 ``format="v2e"``, adding root attributes ``width``, ``height`` and ``evfer_meta`` (JSON) which v2e
 tools ignore. The two are told apart by content (the ``evfer_format`` attribute), not by name.
+
+Damage: every error h5py raises while a file is opened or read (OSError for a chunk that fails
+to decompress, KeyError for a missing object, TypeError/ValueError for an odd attribute, ...)
+becomes a one-line InputError. The store's time index is checked against the data wherever both
+are read, and ``probe`` decodes all the data, so damage is reported, not hidden behind intact
+attributes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -31,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import EvferError, InputError
 from ..events import Events, normalize_polarity
 from ._common import META_KEY, FileInfo, event_array, json_default, meta_from_json, meta_to_json
 
@@ -45,19 +52,35 @@ FIELDS = {"t": np.int64, "x": np.uint16, "y": np.uint16, "p": np.int8}
 _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 
 
+#: What h5py raises on damaged files (besides our own InputErrors, which pass through).
+H5_ERRORS = (KeyError, OSError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, OverflowError)
+
+
+@contextlib.contextmanager
+def h5_errors(path: Path, doing: str) -> Iterator[None]:
+    """Turn h5py's errors while ``doing`` something with ``path`` into a one-line InputError."""
+    try:
+        yield
+    except EvferError:
+        raise
+    except H5_ERRORS as exc:
+        reason = " ".join(str(exc).split()).strip("'\"") or type(exc).__name__
+        raise InputError(path, f"corrupt HDF5 file: cannot {doing} ({reason})") from None
+
+
 def open_hdf5(path: Path):
     import h5py
 
     try:
         return h5py.File(path, "r")
-    except OSError as exc:
+    except H5_ERRORS as exc:
         reason = " ".join(str(exc).split())
         raise InputError(path, f"not a readable HDF5 file (truncated or corrupt?): {reason}") from None
 
 
 def reader_for(path: Path):
     """StoreReader or V2eReader, chosen by the file's content."""
-    with open_hdf5(path) as f:
+    with h5_errors(path, "read its top-level contents"), open_hdf5(path) as f:
         if f.attrs.get("evfer_format") is not None:
             return StoreReader(path)
         for name in ("events", "event"):
@@ -80,11 +103,19 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def _size_attrs(f, path: Path) -> tuple[int, int]:
+    """Root attributes width, height as a positive size in pixels."""
+    w, h = int(_scalar(f.attrs["width"])), int(_scalar(f.attrs["height"]))
+    if w <= 0 or h <= 0:
+        raise InputError(path, f"invalid sensor size {w}x{h} in the file attributes")
+    return w, h
+
+
 # ---------------------------------------------------------------- the store
 class StoreReader:
     def __init__(self, path: Path):
         self.path = path
-        with open_hdf5(path) as f:
+        with h5_errors(path, "read the evfer store's layout and attributes"), open_hdf5(path) as f:
             tag = _scalar(f.attrs["evfer_format"])
             if tag != FORMAT_TAG:
                 raise InputError(path, f"unknown evfer_format {tag!r} (expected {FORMAT_TAG!r})")
@@ -98,20 +129,36 @@ class StoreReader:
             if missing:
                 names = ", ".join("events/" + k for k in missing)
                 raise InputError(path, f"evfer store lacks dataset(s) {names}")
-            lengths = {k: g[k].shape[0] for k in FIELDS}
+            shapes = {k: g[k].shape for k in FIELDS}
+            if any(len(shape) != 1 for shape in shapes.values()):
+                raise InputError(path, f"evfer store datasets are not one-dimensional: {shapes}")
+            lengths = {k: shape[0] for k, shape in shapes.items()}
             if len(set(lengths.values())) != 1:
                 raise InputError(path, f"evfer store datasets differ in length: {lengths}")
+            odd = {k: str(g[k].dtype) for k in FIELDS if g[k].dtype.kind not in "iu"}
+            if odd:
+                raise InputError(path, f"evfer store datasets are not integers: {odd}")
             self.n = lengths["t"]
-            try:
-                w, h = int(_scalar(f.attrs["width"])), int(_scalar(f.attrs["height"]))
-            except KeyError as exc:
-                raise InputError(path, f"evfer store lacks the {exc.args[0]} attribute") from None
+            missing = [k for k in ("width", "height") if k not in f.attrs]
+            if missing:
+                raise InputError(path, f"evfer store lacks the {' and '.join(missing)} attribute")
+            w, h = _size_attrs(f, path)
             if "n_events" in f.attrs and int(_scalar(f.attrs["n_events"])) != self.n:
                 stated = int(_scalar(f.attrs["n_events"]))
                 raise InputError(path, f"evfer store says {stated} events but holds {self.n}")
-            self.stats = {k: _scalar(f.attrs[k]) for k in ("n_on", "t_first", "t_last") if k in f.attrs}
-            self.has_index = "index_t" in g
+            self.stats = {k: int(_scalar(f.attrs[k])) for k in ("n_on", "t_first", "t_last") if k in f.attrs}
             self.stride = int(_scalar(f.attrs.get("index_stride", CHUNK)))
+            self.has_index = "index_t" in g
+            if self.has_index:
+                if self.stride <= 0:
+                    raise InputError(path, f"evfer store has index_stride {self.stride} (must be positive)")
+                expected = -(-self.n // self.stride)
+                shape = g["index_t"].shape
+                if shape != (expected,):
+                    raise InputError(
+                        path, f"evfer store time index has shape {shape}, expected ({expected},) for "
+                        f"{self.n} events every {self.stride}"
+                    )  # fmt: skip
             meta = _read_meta(f, path)
         self.info = FileInfo(
             format="evfer-h5",
@@ -122,26 +169,38 @@ class StoreReader:
             header={"n_events": self.n, "index_stride": self.stride},
         )
 
-    def quick_stats(self) -> dict[str, int] | None:
-        """Event count, ON count and first/last timestamp from the attributes (no data read)."""
-        if self.n == 0:
-            return {"n_events": 0, "n_on": 0, "t_first": None, "t_last": None}
-        if {"n_on", "t_first", "t_last"} <= self.stats.keys():
-            return {"n_events": self.n, **{k: int(v) for k, v in self.stats.items()}}
-        return None
+    def check_stats(self, stats: dict[str, Any]) -> None:
+        """InputError if the count, ON count or time range decoded from the data (``stats``, as
+        built by ``probe``) contradict the store's attributes."""
+        wrong = [
+            f"{k}={stated} (data: {stats[k]})"
+            for k, stated in self.stats.items()
+            if stats.get(k) is not None and stats[k] != stated
+        ]
+        if wrong:
+            raise InputError(self.path, f"evfer store attributes contradict its data: {', '.join(wrong)}")
+
+    def _index(self, f) -> np.ndarray:
+        index = f["events/index_t"][:]
+        if len(index) > 1 and not bool(np.all(index[1:] >= index[:-1])):
+            raise InputError(self.path, "evfer store time index is not sorted (corrupt file?)")
+        return index
 
     def rows(self, f, t_start: int | None, t_end: int | None) -> tuple[int, int]:
         """Row range [lo, hi) that holds every event with t_start <= t < t_end (maybe a little more)."""
         n = self.n
-        if self.has_index:
-            index = f["events/index_t"][:]
+        t = f["events/t"]
+        if self.has_index and (t_start is not None or t_end is not None):
+            index = self._index(f)
             if t_start is None:
                 lo = 0
             else:
                 lo = max(int(np.searchsorted(index, t_start, "left")) - 1, 0) * self.stride
             hi = n if t_end is None else min(int(np.searchsorted(index, t_end, "left")) * self.stride, n)
+            # the index must agree with the data at the edges, or events would silently be missed
+            if (lo > 0 and t[lo - 1] >= t_start) or (hi < n and t[hi] < t_end):
+                raise InputError(self.path, "evfer store time index disagrees with the timestamps (corrupt file?)")
         else:
-            t = f["events/t"]
             lo = 0 if t_start is None else _bisect(t, t_start, n)
             hi = n if t_end is None else _bisect(t, t_end, n)
         return lo, max(lo, hi)
@@ -149,12 +208,16 @@ class StoreReader:
     def packets(
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False
     ) -> Iterator[np.ndarray]:
-        """The window's rows in blocks of :data:`BLOCK` events, or as one array when ``whole``."""
+        """The window's rows in blocks of :data:`BLOCK` events, or as one array when ``whole``.
+
+        Where the rows read include indexed rows (every ``stride``-th), the time index is checked
+        against them."""
         from ..events import EVENT_DTYPE
 
-        with open_hdf5(self.path) as f:
+        with h5_errors(self.path, "read the evfer store's events"), open_hdf5(self.path) as f:
             g = f["events"]
             lo, hi = self.rows(f, t_start, t_end)
+            index = self._index(f) if self.has_index and hi > lo else None
             step = max(hi - lo, 1) if whole else BLOCK
             for a in range(lo, hi, step):
                 out = np.empty(min(a + step, hi) - a, EVENT_DTYPE)
@@ -165,7 +228,19 @@ class StoreReader:
                         if k == "p" and not ((block == 1) | (block == -1)).all():
                             raise InputError(self.path, "evfer store holds polarity values other than -1/+1")
                         out[k][c : c + BLOCK] = block
+                if index is not None:
+                    self._check_index(index, out["t"], a)
                 yield out
+
+    def _check_index(self, index: np.ndarray, t: np.ndarray, first_row: int) -> None:
+        """InputError unless ``index`` matches the timestamps ``t`` of rows first_row, first_row+1, ..."""
+        k0 = -(-first_row // self.stride)
+        k1 = -(-(first_row + len(t)) // self.stride)
+        if k1 > k0:
+            stored = index[k0:k1]
+            actual = t[np.arange(k0, k1) * self.stride - first_row]
+            if not np.array_equal(stored, actual):
+                raise InputError(self.path, "evfer store time index disagrees with the timestamps (corrupt file?)")
 
 
 def _bisect(ds, value: int, n: int, column: int | None = None) -> int:
@@ -185,7 +260,10 @@ def _read_meta(f, path: Path) -> dict[str, Any]:
     g = f.get("meta")
     if g is None:
         return {}
-    json_keys = set(json.loads(_scalar(f.attrs.get("meta_json_keys", "[]"))))
+    try:
+        json_keys = set(json.loads(_scalar(f.attrs.get("meta_json_keys", "[]"))))
+    except (ValueError, TypeError):
+        raise InputError(path, "root attribute meta_json_keys is not a JSON list of names") from None
     meta: dict[str, Any] = {}
     for key, value in g.attrs.items():
         value = _scalar(value)
@@ -258,14 +336,14 @@ class V2eReader:
     def __init__(self, path: Path, dataset: str):
         self.path = path
         self.dataset = dataset
-        with open_hdf5(path) as f:
+        with h5_errors(path, "read the v2e file's layout and attributes"), open_hdf5(path) as f:
             ds = f[dataset]
             if ds.dtype.kind not in "iu":
                 raise InputError(path, f"v2e dataset '{dataset}' has dtype {ds.dtype}, expected integers")
             self.n = ds.shape[0]
             size = None
             if "width" in f.attrs and "height" in f.attrs:
-                size = int(_scalar(f.attrs["width"])), int(_scalar(f.attrs["height"]))
+                size = _size_attrs(f, path)
             meta = meta_from_json(_scalar(f.attrs[META_KEY]), path) if META_KEY in f.attrs else {}
             extra = sorted(k for k in f.keys() if k != dataset)
         self.info = FileInfo(
@@ -280,7 +358,7 @@ class V2eReader:
     def packets(
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False
     ) -> Iterator[np.ndarray]:
-        with open_hdf5(self.path) as f:
+        with h5_errors(self.path, "read the v2e events"), open_hdf5(self.path) as f:
             ds = f[self.dataset]
             lo = 0 if t_start is None else _bisect(ds, t_start, self.n, column=0)
             hi = self.n if t_end is None else _bisect(ds, t_end, self.n, column=0)

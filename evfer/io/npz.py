@@ -6,7 +6,9 @@ loaded at once (use the HDF5 store for large recordings). Unsorted events are so
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,28 +22,73 @@ from ._common import FileInfo, meta_from_json, meta_to_json
 FIELDS = ("t", "x", "y", "p")
 
 
+#: What numpy / zipfile raise on damaged or odd archives.
+_LOAD_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError, struct.error)
+_NUMBER_KINDS = {"t": "iuf", "x": "iuf", "y": "iuf", "p": "biuf"}
+#: Largest |t| in µs accepted from unsigned or float arrays (int64 holds them exactly).
+MAX_ABS_T = 1 << 62
+
+
 def _load(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+    except _LOAD_ERRORS as exc:  # ValueError: pickled data, which we refuse
+        raise InputError(path, f"not a readable .npz archive (truncated or corrupt?): {_reason(exc)}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise InputError(path, "holds a single array (.npy data), not an .npz archive of t, x, y, p")
+    with z:
+        try:
             return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise InputError(path, f"not a readable .npz archive (truncated or corrupt?): {exc}") from None
-    except ValueError as exc:  # object arrays need pickle, which we refuse
-        raise InputError(path, f"cannot load .npz: {exc}") from None
+        except ValueError as exc:  # object arrays need pickle, which we refuse
+            raise InputError(path, f"cannot load an array of the .npz archive: {_reason(exc)}") from None
+        except _LOAD_ERRORS as exc:
+            raise InputError(path, f"cannot read the .npz archive (truncated or corrupt?): {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _scalar_int(a: np.ndarray, name: str, path: Path) -> int:
+    if a.size != 1 or a.dtype.kind not in "iu":
+        raise InputError(path, f"array '{name}' must be one integer, got dtype {a.dtype} shape {a.shape}")
+    value = int(a.reshape(-1)[0])
+    if value <= 0:
+        raise InputError(path, f"array '{name}' is {value}; the sensor size must be positive")
+    return value
 
 
 class NpzReader:
     def __init__(self, path: Path):
         self.path = path
-        self.arrays = _load(path)
-        missing = [k for k in FIELDS if k not in self.arrays]
+        self.arrays = a = _load(path)
+        missing = [k for k in FIELDS if k not in a]
         if missing:
-            have = ", ".join(sorted(self.arrays)) or "nothing"
+            have = ", ".join(sorted(a)) or "nothing"
             raise InputError(path, f"missing array(s) {', '.join(missing)} (it has: {have})")
+        for k in FIELDS:
+            if a[k].ndim != 1:
+                raise InputError(path, f"array '{k}' has shape {a[k].shape}, expected one dimension")
+            if a[k].dtype.kind not in _NUMBER_KINDS[k]:
+                raise InputError(path, f"array '{k}' has dtype {a[k].dtype}, expected numbers")
+        lengths = {k: len(a[k]) for k in FIELDS}
+        if len(set(lengths.values())) != 1:
+            raise InputError(path, f"arrays t, x, y, p differ in length: {lengths}")
+        t = a["t"]
+        if len(t) and t.dtype.kind == "f" and not np.isfinite(t).all():
+            raise InputError(path, "timestamps contain NaN or inf")
+        if len(t) and t.dtype.kind in "uf" and np.abs(t).max() > MAX_ABS_T:
+            raise InputError(path, f"timestamps up to {np.abs(t).max()} µs are out of range (|t| <= 2**62)")
         size = None
-        if "width" in self.arrays and "height" in self.arrays:
-            size = int(self.arrays["width"]), int(self.arrays["height"])
-        meta = meta_from_json(str(self.arrays["meta_json"]), path) if "meta_json" in self.arrays else {}
+        if "width" in a and "height" in a:
+            size = _scalar_int(a["width"], "width", path), _scalar_int(a["height"], "height", path)
+        meta = {}
+        if "meta_json" in a:
+            text = a["meta_json"]
+            if text.size != 1 or text.dtype.kind not in "US":
+                raise InputError(path, f"array 'meta_json' must be one string, got dtype {text.dtype}")
+            text = text.reshape(-1)[0]
+            meta = meta_from_json(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text), path)
         self.info = FileInfo(
             format="npz",
             description="NumPy archive (.npz)",
@@ -54,11 +101,11 @@ class NpzReader:
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False
     ) -> Iterator[np.ndarray]:
         a = self.arrays
-        for k in FIELDS:
-            if a[k].ndim != 1:
-                raise InputError(self.path, f"array '{k}' has shape {a[k].shape}, expected one dimension")
         # validation (whole µs, coordinates in 0..65535, polarity convention) and sorting
-        ev = Events.from_arrays(a["t"], a["x"], a["y"], a["p"], 1 << 16, 1 << 16, source=self.path, sort=True)
+        try:
+            ev = Events.from_arrays(a["t"], a["x"], a["y"], a["p"], 1 << 16, 1 << 16, source=self.path, sort=True)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise InputError(self.path, f"cannot use the arrays t, x, y, p: {_reason(exc)}") from None
         yield ev.array
 
 

@@ -25,7 +25,16 @@ import numpy as np
 
 from ..errors import InputError
 from ..events import Events
-from ._common import META_KEY, FileInfo, event_array, library_errors, meta_from_json, meta_to_json
+from ._common import (
+    META_KEY,
+    FileInfo,
+    event_array,
+    meta_from_json,
+    meta_to_json,
+    native,
+    native_decoder,
+    native_steps,
+)
 from .header import read_header
 
 EVT_NAMES = {"evt2": "Prophesee EVT 2.0", "evt2.1": "Prophesee EVT 2.1", "evt3": "Prophesee EVT 3.0"}
@@ -96,19 +105,20 @@ class RawReader:
             import evt3
 
             t0 = self.hdr.t0  # evt3 ignores '% t0' (faery adds it itself)
-            with library_errors(self.path, what):
-                batch = EVT3_WHOLE_BATCH_BYTES if whole else EVT3_BATCH_BYTES
-                for b in evt3.decode_file_batches(os.fspath(self.path), batch_bytes=batch):
-                    t = b.t.astype(np.int64)
-                    if t0:
-                        t += t0
-                    yield event_array(t, b.x, b.y, b.p)
+            batch = EVT3_WHOLE_BATCH_BYTES if whole else EVT3_BATCH_BYTES
+            batches = native(self.path, what, evt3.decode_file_batches, os.fspath(self.path), batch)
+            for b in native_steps(batches, self.path, what):
+                t = b.t.astype(np.int64)
+                if t0:
+                    t += t0
+                yield event_array(t, b.x, b.y, b.p)
         else:
             from faery.extension import evt
 
             size = self.hdr.geometry or _NO_SIZE
-            with library_errors(self.path, what), evt.Decoder(self.path, size, self.hdr.version) as dec:
-                for packet in dec:
+            version = self.hdr.version
+            with native_decoder(self.path, what, lambda: evt.Decoder(self.path, size, version)) as dec:
+                for packet in native_steps(dec, self.path, what):
                     ev = packet.get("events")
                     if ev is not None and len(ev):
                         yield event_array(ev["t"], ev["x"], ev["y"], ev["on"])
@@ -157,12 +167,12 @@ class DatReader:
         from faery.extension import dat
 
         size = self.hdr.geometry or _NO_SIZE
-        with library_errors(self.path, "Prophesee DAT"), dat.Decoder(self.path, size, self.version) as dec:
-            if dec.event_type not in ("cd", "2d"):
-                raise InputError(
-                    self.path, f"holds '{dec.event_type}' events, not CD (change detection) events"
-                )
-            for ev in dec:
+        what = "Prophesee DAT"
+        with native_decoder(self.path, what, lambda: dat.Decoder(self.path, size, self.version)) as dec:
+            event_type = native(self.path, what, getattr, dec, "event_type")
+            if event_type not in ("cd", "2d"):
+                raise InputError(self.path, f"holds '{event_type}' events, not CD (change detection) events")
+            for ev in native_steps(dec, self.path, what):
                 if len(ev) == 0:
                     continue
                 if int(ev["payload"].max()) > 1:

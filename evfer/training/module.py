@@ -25,6 +25,8 @@ class RecognizerModule(L.LightningModule):
         config: dict[str, Any],
         lr: float = 1e-4,
         weight_decay: float = 0.0,
+        scheduler: str = "none",
+        max_epochs: int = 1,
         class_weights: list[float] | None = None,
         channels_last: bool = True,
     ):
@@ -60,4 +62,8 @@ class RecognizerModule(L.LightningModule):
         self._step(batch, self.val_acc, "val")
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        if self.hparams.scheduler == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.hparams.max_epochs))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        return opt

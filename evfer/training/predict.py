@@ -32,36 +32,46 @@ def _nefer_source(cfg: Config) -> SourceConfig | None:
     return next((s for s in cfg.data.sources if s.kind == "nefer"), None)
 
 
-def file_events(path: str | Path, cfg: Config, box: str | None = None) -> Events:
-    """Events of one input as the model's training data were made (see the module docstring).
+def file_events(path: str | Path, cfg: Config, box: str | None = None, clip_id: str | None = None) -> Events:
+    """Events of one input, made as the model's training clips were (see the module docstring).
 
-    ``box``: for event recordings, "auto" (face box from event density), "x,y,w,h", "none", or None
-    (auto when the model was trained on NEFER recordings, else the whole sensor).
+    ``box`` (event recordings): "auto" (face box from event density), "x,y,w,h", "none", or None —
+    the trained NEFER source's own setting (its ``face_box`` or density), else the whole sensor.
+    ``clip_id`` seeds the emulator's per-pixel thresholds (default: the file name).
     """
-    from ..io import SUPPORTED_SUFFIXES, read_events
+    from ..io import SUPPORTED_SUFFIXES
 
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file or folder")
     suffix = path.suffix.lower()
     if path.is_dir() or suffix in VIDEO_SUFFIXES:
-        return _video_events(path, cfg)
+        return _video_events(path, cfg, clip_id or path.name)
     if suffix in SUPPORTED_SUFFIXES:
-        events = read_events(path)
-        return _crop_recording(events, path, cfg, box)
+        return _recording_events(path, cfg, box)
     raise InputError(path, f"neither an event recording ({', '.join(SUPPORTED_SUFFIXES)}) "
                            f"nor a video ({', '.join(VIDEO_SUFFIXES)}) or image folder")
 
 
-def _video_events(path: Path, cfg: Config) -> Events:
-    from ..datasets.ckplus import preprocess_frames
-    from ..emulator import emulate, read_frames
+def _video_events(path: Path, cfg: Config, clip_id: str) -> Events:
+    """Frames -> events exactly as the CK+/synthetic reader does (same loading, fps, preprocessing)."""
+    from ..datasets.ckplus import _images, preprocess_frames
+    from ..datasets.clips import ClipSpec
+    from ..datasets.prepare import make_events
+    from ..emulator import read_frames
 
     src = _frame_source(cfg)
+    if path.is_dir():  # an image sequence: the training readers' path, bit for bit
+        frames = [str(p) for p in _images(path)]
+        if len(frames) < 2:
+            raise InputError(path, f"need at least 2 images, found {len(frames)}")
+        return make_events(ClipSpec(clip_id, src.kind, "", "", frames, {"fps": src.fps}), src, cfg)
+    from ..emulator import emulate
+
     frames, times = read_frames(path)
     frames, done = preprocess_frames(frames, src)
-    events = emulate(frames, times, preset=cfg.emulator.preset, seed=cfg.emulator.seed, clip_id=path.name,
-                     source=str(path), **cfg.emulator.params)
+    events = emulate(frames, times, preset=cfg.emulator.preset, seed=cfg.emulator.seed, clip_id=clip_id,
+                     device=cfg.emulator.torch_device(), source=str(path), **cfg.emulator.params)
     if cfg.data.denoise.window_us > 0:
         from ..filters import background_activity_filter
 
@@ -69,27 +79,26 @@ def _video_events(path: Path, cfg: Config) -> Events:
     return events.with_meta(**done, span_us=[int(times[0]), int(times[-1])])
 
 
-def _crop_recording(events: Events, path: Path, cfg: Config, box: str | None) -> Events:
-    nefer = _nefer_source(cfg)
-    if box is None:
-        box = "auto" if nefer is not None else "none"
-    if box == "none":
-        return events
-    if box == "auto":
-        from ..datasets.facebox import estimate_face_box
+def _recording_events(path: Path, cfg: Config, box: str | None) -> Events:
+    import dataclasses
 
-        size = tuple(nefer.box_size) if nefer is not None and nefer.box_size else None
-        fb = estimate_face_box(events, events.width, events.height, size)
-        x, y, w, h = fb.x, fb.y, fb.w, fb.h
-    else:
-        try:
-            x, y, w, h = (int(v) for v in box.split(","))
-        except ValueError:
-            raise InputError(path, f"--box must be auto, none or x,y,w,h (got {box!r})") from None
-    cropped = events.crop(x, y, w, h)
-    if len(cropped) == 0:
-        raise InputError(path, f"no events inside the face box {x},{y},{w},{h}")
-    return cropped.with_meta(box=[x, y, w, h])
+    from ..datasets.nefer import crop_recording
+    from ..io import read_events
+
+    nefer = _nefer_source(cfg) or SourceConfig(kind="nefer", root="")
+    if box is None and _nefer_source(cfg) is None:
+        box = "none"
+    if box == "none":
+        return read_events(path)
+    if box is None:
+        return crop_recording(str(path), nefer)  # the trained source's own box rule
+    if box == "auto":
+        return crop_recording(str(path), dataclasses.replace(nefer, face_box=None))
+    try:
+        x, y, w, h = (int(v) for v in box.split(","))
+    except ValueError:
+        raise InputError(path, f"--box must be auto, none or x,y,w,h (got {box!r})") from None
+    return crop_recording(str(path), dataclasses.replace(nefer, face_box=[x, y, w, h]))
 
 
 @torch.no_grad()

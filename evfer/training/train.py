@@ -40,7 +40,59 @@ class TrainResult:
 
 
 def _rank() -> int:
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0)
+    """Global rank of this process: torchrun/SLURM set RANK; Lightning's launcher sets NODE_RANK and
+    LOCAL_RANK (rank 0 is local rank 0 on node 0)."""
+    if os.environ.get("RANK"):
+        return int(os.environ["RANK"])
+    local = int(os.environ.get("LOCAL_RANK", "0") or 0)
+    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "0")) or 0)
+    return 0 if local == 0 and node == 0 else 1 + local + 1000 * node
+
+
+#: train options that may differ when a run is resumed (they do not change what the model learns from)
+RESUMABLE_CHANGES = {"epochs", "patience", "num_workers", "devices", "accelerator", "strategy", "num_nodes",
+                     "val_every", "limit_batches"}
+
+
+def _config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _config_differences(a, b, name + ".")
+        elif a != b and not (prefix == "train." and key in RESUMABLE_CHANGES):
+            out.append(f"{name}: {a!r} -> {b!r}")
+    return out
+
+
+def check_resumable(run_dir: Path, cfg: Config) -> None:
+    """Refuse to resume a run with a config that changes the data, split, model or optimisation:
+    the model would continue from weights that have seen clips now in another split."""
+    old_path = run_dir / "config.yaml"
+    if not old_path.is_file():
+        return
+    import yaml
+
+    old = yaml.safe_load(old_path.read_text()) or {}
+    diffs = _config_differences(old, to_dict(absolute_paths(cfg)))
+    if diffs:
+        shown = "; ".join(diffs[:3]) + (f"; and {len(diffs) - 3} more" if len(diffs) > 3 else "")
+        raise EvferError(f"{run_dir}: cannot resume with a different config ({shown}); "
+                         "use --restart to start over or another run directory")
+
+
+def absolute_paths(cfg: Config) -> Config:
+    """A copy of ``cfg`` with data paths made absolute, so a run's config works from any directory."""
+    import copy
+
+    cfg = copy.deepcopy(cfg)
+    cfg.data.out = str(Path(cfg.data.out).resolve())
+    for src in cfg.data.sources:
+        src.root = str(Path(src.root).resolve())
+        if src.annotations:
+            src.annotations = str(Path(src.annotations).resolve())
+    return cfg
 
 
 def _prepared_marker(run_dir: Path) -> Path:
@@ -50,7 +102,10 @@ def _prepared_marker(run_dir: Path) -> Path:
 def prepare_run(cfg: Config, run_dir: Path, progress: bool = True) -> tuple[list[ClipRecord], Path, list[str]]:
     """Rank 0 prepares the data and writes the run's config and manifest; other ranks (DDP, torchrun)
     wait for it and read them. Returns (records with split, voxel cache folder, classes)."""
+    import hashlib
+
     marker = _prepared_marker(run_dir)
+    token = hashlib.sha1(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()
     if _rank() == 0:
         from ..datasets.prepare import prepare
 
@@ -60,10 +115,10 @@ def prepare_run(cfg: Config, run_dir: Path, progress: bool = True) -> tuple[list
         save_config(cfg, run_dir / "config.yaml")
         write_manifest(run_dir / "manifest.csv", result.records)
         classes = list(result.labels.classes)
-        write_json_atomic(marker, {"voxel_dir": str(result.voxel_dir), "classes": classes})
+        write_json_atomic(marker, {"voxel_dir": str(result.voxel_dir), "classes": classes, "config": token})
         return result.records, Path(result.voxel_dir), classes
     deadline = time.time() + 3600
-    while not marker.exists():
+    while not (marker.exists() and json.loads(marker.read_text()).get("config") == token):
         if time.time() > deadline:
             raise EvferError(f"{marker}: rank 0 did not finish preparing the data within an hour")
         time.sleep(1)
@@ -82,6 +137,36 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*litlogger.*")
+
+
+def merge_metrics(logs: Path) -> None:
+    """Fold the per-session logs of a resumed run into ``metrics.csv`` (later sessions win per epoch)."""
+    import csv
+
+    parts = sorted(logs.glob("metrics-session*.csv"))
+    if not parts:
+        return
+    rows, fields = {}, ["epoch", "step"]
+    for part in [*parts, logs / "metrics.csv"]:
+        if not part.exists():
+            continue
+        with part.open(newline="") as f:
+            reader = csv.DictReader(f)
+            fields += [k for k in reader.fieldnames or [] if k not in fields]
+            session = {}
+            for row in reader:
+                session.setdefault(row["epoch"], []).append(row)
+        rows.update(session)
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for epoch in sorted(rows, key=lambda e: int(float(e))):
+        writer.writerows(rows[epoch])
+    write_text_atomic(logs / "metrics.csv", buf.getvalue())
+    for part in parts:
+        part.unlink()
 
 
 def model_hparams(cfg: Config, classes: list[str]) -> dict:
@@ -103,7 +188,13 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     quiet_lightning()
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    cfg = absolute_paths(cfg)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    resume = last.exists() and not restart
+    if resume:
+        check_resumable(run_dir, cfg)
+    # rank-specific seed: each DDP process draws its own augmentations (DDP broadcasts rank 0's weights)
+    L.seed_everything(cfg.seed + _rank(), workers=True, verbose=False)
     records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
     n_train = sum(r.repeats for r in records if r.split == "train")
     n_val = sum(1 for r in records if r.split == "val")
@@ -113,10 +204,9 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
 
     weights = class_weights(records, tuple(classes)) if cfg.data.balance.method == "class_weights" else None
     module = RecognizerModule(model_hparams(cfg, classes), classes, to_dict(cfg), lr=cfg.train.lr,
-                              weight_decay=cfg.train.weight_decay, class_weights=weights,
+                              weight_decay=cfg.train.weight_decay, scheduler=cfg.train.scheduler,
+                              max_epochs=cfg.train.epochs, class_weights=weights,
                               channels_last=cfg.train.channels_last)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    resume = last.exists() and not restart
     if cfg.model.pretrained and not resume:
         from ..models import load_pretrained_resnet
 
@@ -148,9 +238,15 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
         enable_model_summary=False,
     )
     data = VoxelDataModule(cfg, voxel_dir, records, classes)
+    metrics_csv = run_dir / "logs" / "metrics.csv"
+    if resume and metrics_csv.exists() and _rank() == 0:  # the logger would overwrite earlier epochs
+        sessions = sorted((run_dir / "logs").glob("metrics-session*.csv"))
+        metrics_csv.rename(run_dir / "logs" / f"metrics-session{len(sessions):03d}.csv")
     started = time.time()
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
     elapsed = time.time() - started
+    if trainer.is_global_zero:
+        merge_metrics(run_dir / "logs")
 
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
     best_score = checkpoint.best_model_score
@@ -170,7 +266,6 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
     }
     if trainer.is_global_zero:
         write_json_atomic(run_dir / "train_summary.json", summary)
-        metrics_csv = run_dir / "logs" / "metrics.csv"
         if metrics_csv.exists():
             from .plots import plot_training_curves
 

@@ -1,0 +1,124 @@
+"""Training-step and prediction speed of ResNet-50 + LSTM on this machine, fp32 vs bf16.
+
+For the demo config (T=4 windows x 10 bins x 64x64) and the default config (T=6 x 10 x 112x112):
+- training: clips/s of a full step (forward, loss, backward, Adam) with batches served by the real
+  data path (voxel cache memmap -> VoxelClipDataset -> augmentation -> DataLoader), and the share of
+  the step time spent waiting for data (target < 10 %);
+- prediction: ms per clip (batch 1, eval mode).
+
+Usage: python benchmarks/train_step.py [--steps N] [--configs demo,default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evfer.config import AugmentConfig
+from evfer.datasets.manifest import ClipRecord
+from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset
+from evfer.models import build_model
+from evfer.training.augment import ClipAugment
+
+CONFIGS = {  # name: (T, bins, H, W, batch)
+    "demo": (4, 10, 64, 64, 16),
+    "default": (6, 10, 112, 112, 8),
+}
+CLASSES = ["happy", "sad", "angry", "confused", "shocked", "neutral"]
+
+
+def make_cache(folder: Path, n: int, t: int, bins: int, h: int, w: int) -> VoxelCache:
+    """A voxel cache of ``n`` random clips in the real on-disk format (float16 memmap)."""
+    import json
+
+    arr = np.lib.format.open_memmap(folder / "voxels.npy", mode="w+", dtype=np.float16, shape=(n, t, bins, h, w))
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        arr[i] = rng.standard_normal((t, bins, h, w)).astype(np.float16)
+    arr.flush()
+    (folder / "ids.txt").write_text("\n".join(f"c{i}" for i in range(n)) + "\n")
+    (folder / "params.json").write_text(json.dumps({"bins": bins}))
+    return VoxelCache(folder)
+
+
+def bench_train(cfg: str, precision: str, steps: int, folder: Path) -> dict:
+    t, bins, h, w, batch = CONFIGS[cfg]
+    n = batch * (steps + 2)
+    cache = make_cache(folder, n, t, bins, h, w)
+    records = [ClipRecord(f"c{i}", "bench", "S", "x", CLASSES[i % 6], split="train") for i in range(n)]
+    ds = VoxelClipDataset(cache, records, CLASSES, ClipAugment(AugmentConfig()))
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=0)
+    model = build_model(num_classes=6, in_channels=bins, backbone="resnet50")
+    if precision == "bf16":
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else nullcontext
+    model.train()
+    data_s = step_s = 0.0
+    it = iter(loader)
+    for i in range(steps + 2):  # 2 warm-up steps
+        t0 = time.perf_counter()
+        x, y = next(it)
+        t1 = time.perf_counter()
+        with ctx():
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        t2 = time.perf_counter()
+        if i >= 2:
+            data_s += t1 - t0
+            step_s += t2 - t0
+    return {"clips_per_s": steps * batch / step_s, "data_share": data_s / step_s}
+
+
+@torch.no_grad()
+def bench_predict(cfg: str, precision: str, reps: int) -> float:
+    t, bins, h, w, _ = CONFIGS[cfg]
+    model = build_model(num_classes=6, in_channels=bins, backbone="resnet50").eval()
+    if precision == "bf16":
+        model = model.to(memory_format=torch.channels_last)
+    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else nullcontext
+    x = torch.randn(1, t, bins, h, w)
+    for _ in range(2):
+        with ctx():
+            model.predict_proba(x)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        with ctx():
+            model.predict_proba(x)
+    return (time.perf_counter() - t0) / reps * 1000
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--configs", default="demo,default")
+    args = ap.parse_args(argv)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, ResNet-50 + LSTM(512)")
+    print(f"{'config':<8} {'input (T,C,H,W) x B':<22} {'precision':<9} {'train clips/s':>13} {'data share':>10} "
+          f"{'predict ms/clip':>15}")
+    for cfg in args.configs.split(","):
+        t, bins, h, w, batch = CONFIGS[cfg]
+        results = {}
+        for precision in ("fp32", "bf16"):
+            with tempfile.TemporaryDirectory() as tmp:
+                r = bench_train(cfg, precision, args.steps, Path(tmp))
+            ms = bench_predict(cfg, precision, reps=5)
+            results[precision] = r["clips_per_s"]
+            print(f"{cfg:<8} {f'({t},{bins},{h},{w}) x {batch}':<22} {precision:<9} {r['clips_per_s']:>13.1f} "
+                  f"{r['data_share']:>9.1%} {ms:>15.1f}")
+        print(f"{'':<8} bf16 / fp32 training speed: {results['bf16'] / results['fp32']:.2f}x  "
+              f"(data share target < 10 %)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
