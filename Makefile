@@ -4,6 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+# Where torch 2.13.0 comes from. Empty: pip's configuration (on the project's CI machines a local CPU
+# wheel). Elsewhere, a CPU-only machine may want TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+TORCH_SRC := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
 .PHONY: test bench demo install clean
 
@@ -13,7 +17,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet torch==2.13.0 $(TORCH_SRC)
 	$(PIP) install --quiet -c constraints.txt -e ".[test,bench]"
 	touch $(STAMP)
 

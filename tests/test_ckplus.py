@@ -125,6 +125,10 @@ def test_face_box_on_a_real_face_and_fallback(shared):
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     (x, y, w, h), how = face_box(grey, 0.2)
     assert how == "haar" and w == h and 0 <= x and x + w <= grey.shape[1] and y + h <= grey.shape[0]
+    # landmarks measured by hand on this frame: eyes, nose tip, chin; the box holds them with margin
+    for px, py in [(260, 170), (330, 168), (295, 215), (295, 300)]:
+        assert x + 20 < px < x + w - 20 and y + 20 < py < y + h - 10, (px, py, (x, y, w, h))
+    assert 200 < w < 360  # a face with margin, not the whole frame
     (x, y, w, h), how = face_box(np.full((100, 200), 128, np.uint8), 0.2)
     assert how == "center" and (w, h) == (80, 80) and (x, y) == (60, 10)
 

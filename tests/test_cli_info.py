@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import struct
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
 
@@ -119,3 +122,103 @@ def test_bad_sensor_size_option(store, capsys):
         main(["info", str(store[0]), "--sensor-size", "64by48"])
     assert info.value.code == 2
     assert "WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- damaged files, in a real process
+def _info_process(path):
+    """``python -m evfer info path`` with Rust backtraces on, as a user's shell might have them."""
+    env = {**os.environ, "RUST_BACKTRACE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "evfer", "info", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def _one_error_line(path, expected):
+    proc = _info_process(path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stdout == ""
+    assert proc.stderr.endswith("\n") and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    line = proc.stderr.rstrip("\n")
+    assert line.startswith(f"evfer: error: {path}: ") and expected in line, line
+    assert "panicked" not in line and "Traceback" not in line
+
+
+def _aedat_damage(data: bytes) -> dict[str, bytes]:
+    """The AEDAT 4.0 damage of test_io_errors.aedat_damage: faery 0.7.1 panics on each, and on
+    "xml_abort" aborts the process (SIGABRT, exit code 134, its whole stderr a Rust report)."""
+    header_size = struct.unpack_from("<I", data, 14)[0]
+    xml = data.index(b"<dv")
+    root, abort, packet = bytearray(data), bytearray(data), bytearray(data)
+    struct.pack_into("<I", root, 18, 0x7FFF0000)
+    abort[xml + 184] ^= 0xFF
+    struct.pack_into("<I", packet, 18 + header_size + 4, 2)
+    return {"root_offset": bytes(root), "xml_abort": bytes(abort), "packet_size": bytes(packet)}
+
+
+AEDAT_EXPECTED = {
+    "root_offset": "corrupt AEDAT 4.0 header: the root table lies outside the header",
+    "xml_abort": "corrupt AEDAT 4.0 header: the XML description is not UTF-8 text (byte 184 of it)",
+    "packet_size": "cannot decode AEDAT 4.0 (corrupt or truncated?): decoder panic: assertion failed",
+}
+
+
+def _damaged_aedat_files(tmp_path, source: bytes):
+    for name, data in _aedat_damage(source).items():
+        path = tmp_path / f"{name}.aedat4"
+        path.write_bytes(data)
+        yield path, AEDAT_EXPECTED[name]
+
+
+def test_damaged_aedat_gives_one_line_not_a_rust_panic(tmp_path):
+    ev = random_events(20_000, 64, 48, seed=8)
+    source = write_events(tmp_path / "good.aedat4", ev).read_bytes()
+    for path, expected in _damaged_aedat_files(tmp_path, source):
+        _one_error_line(path, expected)
+
+
+@pytest.mark.shared_data
+def test_damaged_shared_aedat_sample_gives_one_line(tmp_path, shared):
+    source = shared("event-samples", "sample.aedat4").read_bytes()
+    for path, expected in _damaged_aedat_files(tmp_path, source):
+        _one_error_line(path, expected)
+
+
+def _flip_middle_of_chunk(path, dataset, chunk=1):
+    with h5py.File(path) as f:
+        info = f[dataset].id.get_chunk_info(chunk)
+    data = bytearray(path.read_bytes())
+    at = info.byte_offset + info.size // 2
+    data[at : at + 16] = bytes(b ^ 0x5A for b in data[at : at + 16])
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_stores_are_reported_not_described(tmp_path):
+    """info decodes the data: a damaged chunk or attributes that contradict the data are errors,
+    not a table of plausible numbers read from the attributes."""
+    ev = random_events(150_000, 64, 48, seed=9)
+    store = write_events(tmp_path / "chunk.h5", ev)
+    _flip_middle_of_chunk(store, "events/t")
+    _one_error_line(store, "corrupt HDF5 file: cannot read the evfer store's events")
+    v2e = write_events(tmp_path / "chunk.v2e.h5", ev)
+    _flip_middle_of_chunk(v2e, "events")
+    _one_error_line(v2e, "corrupt HDF5 file: cannot read the v2e events")
+    attrs = write_events(tmp_path / "attrs.h5", ev)
+    with h5py.File(attrs, "a") as f:
+        f.attrs["t_last"] = int(ev.t[-1]) + 5
+    _one_error_line(attrs, f"evfer store attributes contradict its data: t_last={ev.t[-1] + 5}")
+    with h5py.File(attrs, "a") as f:
+        f.attrs["width"] = "wide"
+    _one_error_line(attrs, "corrupt HDF5 file: cannot read the evfer store's layout and attributes")
+
+
+def test_damaged_npz_gives_one_line(tmp_path):
+    path = write_events(tmp_path / "z.npz", random_events(5000, 64, 48, seed=10))
+    data = bytearray(path.read_bytes())
+    at = len(data) // 2
+    data[at : at + 16] = bytes(b ^ 0x5A for b in data[at : at + 16])
+    path.write_bytes(bytes(data))
+    _one_error_line(path, "npz archive (truncated or corrupt?)")

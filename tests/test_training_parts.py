@@ -45,20 +45,47 @@ def test_augment_flip_is_a_mirror_and_off_means_identity():
     assert all(torch.equal(o, x) or torch.equal(o, x.flip(-1)) for o in outs)
 
 
+def centroid(img):
+    ys, xs = torch.meshgrid(torch.arange(img.shape[0]), torch.arange(img.shape[1]), indexing="ij")
+    m = img.sum()
+    return float((ys * img).sum() / m), float((xs * img).sum() / m)
+
+
 def test_augment_translation_moves_mass_consistently_across_windows():
     x = torch.zeros(3, 2, 32, 32)
     x[:, :, 14:18, 14:18] = 1.0
     aug = ClipAugment(AugmentConfig(flip=False, translate=0.2, scale=0.0, jitter=0))
     torch.manual_seed(1)
-    y = aug(x)
-    assert y.shape == x.shape
-    centres = [np.unravel_index(int(y[t, 0].argmax()), (32, 32)) for t in range(3)]
-    assert len(set(centres)) == 1  # same transform for every window
-    assert abs(y.sum() - x.sum()) / x.sum() < 0.05  # a shift, not a rescale
+    shifts = []
+    for _ in range(10):
+        y = aug(x)
+        assert y.shape == x.shape
+        c = [centroid(y[t, 0]) for t in range(3)]
+        assert all(abs(c[t][0] - c[0][0]) < 1e-4 and abs(c[t][1] - c[0][1]) < 1e-4 for t in range(3))  # same for all windows
+        assert abs(y.sum() - x.sum()) / x.sum() < 0.05  # a shift, not a rescale
+        shifts.append((c[0][0] - 15.5, c[0][1] - 15.5))
+    moved = [max(abs(dy), abs(dx)) for dy, dx in shifts]
+    assert max(moved) > 1.0  # it really translates (up to 0.2 x 32 = 6.4 px)
+    assert all(m <= 0.2 * 32 + 0.5 for m in moved)
 
 
-def test_jitter_scales_windows_within_bounds():
-    x = torch.ones(50, 1, 2, 2)
-    y = ClipAugment(AugmentConfig(flip=False, translate=0, scale=0, jitter=0.1))(x)
-    f = y[:, 0, 0, 0]
-    assert (f >= 0.9).all() and (f <= 1.1).all() and f.std() > 0
+def test_scale_zooms_about_the_centre():
+    x = torch.zeros(1, 1, 33, 33)
+    x[0, 0, 16, 8] = 1.0  # 8 px left of the centre
+    aug = ClipAugment(AugmentConfig(flip=False, translate=0.0, scale=0.3, jitter=0))
+    torch.manual_seed(0)
+    dists = [16 - centroid(aug(x)[0, 0])[1] for _ in range(20)]
+    assert min(dists) < 7.5 and max(dists) > 8.5  # zoomed in and out
+    assert all(8 / 1.3 - 0.6 <= d <= 8 * 1.3 + 0.6 for d in dists)
+
+
+def test_jitter_drops_events_without_rescaling():
+    torch.manual_seed(0)
+    x = torch.ones(4, 2, 16, 16) * 3.0
+    aug = ClipAugment(AugmentConfig(flip=False, translate=0, scale=0, jitter=0.3))
+    fractions = []
+    for _ in range(30):
+        y = aug(x)
+        assert set(torch.unique(y).tolist()) <= {0.0, 3.0}  # kept voxels untouched, others dropped
+        fractions.append(float((y != 0).float().mean()))
+    assert min(fractions) > 0.65 and max(fractions) <= 1.0 and np.std(fractions) > 0.02

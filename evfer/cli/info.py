@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
+from ._args import size
+
 import json
 
 ORDER = 10
-
-
-def _size(text: str) -> tuple[int, int]:
-    from ..io._common import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub) -> None:
@@ -27,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("file", help="event file")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument(
-        "--sensor-size", type=_size, metavar="WxH", help="sensor size to use when the file does not state one"
+        "--sensor-size", type=size, metavar="WxH", help="sensor size to use when the file does not state one"
     )
     p.set_defaults(func=run)
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from ._args import size
+
 import argparse
 import re
 from decimal import Decimal, InvalidOperation
@@ -62,15 +64,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _size(text: str) -> tuple[int, int]:
-    from ..io import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def register(sub) -> None:
     p = sub.add_parser(
         "render",
@@ -91,7 +84,7 @@ def register(sub) -> None:
     p.add_argument("--gif", action="store_true", help="also write an animated GIF of event frames (OUT.gif)")
     p.add_argument("--frames", type=_positive_int, default=40, help="GIF frames over the window (default 40)")
     p.add_argument("--fps", type=_positive_float, default=10.0, help="GIF frames per second (default 10)")
-    p.add_argument("--sensor-size", type=_size, metavar="WxH", help="sensor size if the file states none")
+    p.add_argument("--sensor-size", type=size, metavar="WxH", help="sensor size if the file states none")
     p.set_defaults(func=run)
 
 

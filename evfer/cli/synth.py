@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._args import size
+
 import argparse
 
 ORDER = 30
@@ -19,14 +21,6 @@ def _frames(text: str) -> tuple[int, int]:
     if not 2 <= lo_i <= hi_i:
         raise argparse.ArgumentTypeError(f"need 2 <= min <= max, got {text!r}")
     return lo_i, hi_i
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(s) for s in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH in pixels, e.g. 160x160, got {text!r}") from None
-    return w, h
 
 
 def _classes(text: str) -> list[str]:
@@ -55,7 +49,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--frames", type=_frames, default=(12, 24), metavar="F|MIN-MAX",
                    help="frames per sequence: a count or a range drawn per sequence (default 12-24)")
-    p.add_argument("--size", type=_size, default=(160, 160), metavar="WxH",
+    p.add_argument("--size", type=size, default=(160, 160), metavar="WxH",
                    help="frame size in pixels (default 160x160)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate the motion is timed for (default 30)")
     p.add_argument("--classes", type=_classes, default=list(_CLASSES), metavar="A,B,...",

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..atomic import write_json_atomic, write_text_atomic
 from ..config import Config, SourceConfig, dump_yaml, to_dict
-from ..errors import EvferError, InputError
+from ..errors import EvferError
 from .balance import balance, class_counts
 from .clips import ClipSpec, Skipped
 from .labels import LabelMap

@@ -107,7 +107,7 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
                           disable=not progress):
                 pass
         arr.flush()
-        del arr, old
+        arr = old = None  # release the memory maps before the rename
         (tmp / "ids.txt").write_text("\n".join(ids) + "\n")
         (tmp / "params.json").write_text(json.dumps(params, indent=2) + "\n")
         if final.exists():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..atomic import json_default  # noqa: F401  (used by the io writers)
+
 import contextlib
 import json
 import os
@@ -119,7 +121,12 @@ def _flush_python_stderr() -> None:
 def _redirect_fd2() -> int | None:
     """Point fd 2 at the capture file; returns a duplicate of the old fd 2 (None if there is no fd 2)."""
     if _capture.file is None:
-        _capture.file = tempfile.TemporaryFile(buffering=0)
+        try:
+            _capture.file = tempfile.TemporaryFile(buffering=0)
+        except OSError:  # no writable temporary directory: run uncaptured rather than not at all
+            _capture.file = False
+    if _capture.file is False:
+        return None
     _flush_python_stderr()
     try:
         saved = os.dup(2)
@@ -183,14 +190,15 @@ def _first_line(text: str) -> str | None:
 
 
 def _failure_detail(exc: BaseException, captured: bytes) -> str:
-    message = " ".join(str(exc).split()) or type(exc).__name__
+    message = " ".join(str(exc).split())
     text = captured.decode("utf-8", "replace")
     panic = panic_message(text)
     if panic is not None or type(exc).__name__ == "PanicException":
         if panic and panic not in message:
-            message = f"{message}; {panic}"
-        message = f"decoder panic: {message}"
+            message = f"{message}; {panic}" if message else panic
+        message = f"decoder panic: {message or type(exc).__name__}"
     else:
+        message = message or type(exc).__name__
         line = _first_line(text)
         if line and line not in message:
             message = f"{message} (library said: {line})"
@@ -278,16 +286,6 @@ def native_decoder(path: str | os.PathLike, what: str, make: Callable[[], Any]) 
 def clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """Metadata to store: everything except the keys a reader sets (:data:`READER_META_KEYS`)."""
     return {k: v for k, v in meta.items() if k not in READER_META_KEYS}
-
-
-def json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"metadata value of type {type(obj).__name__} cannot be stored as JSON")
 
 
 def meta_to_json(meta: dict[str, Any]) -> str:

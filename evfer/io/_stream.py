@@ -10,6 +10,8 @@ corrupt data — it never silently comes out unsorted.
 
 from __future__ import annotations
 
+from ..events import is_sorted  # noqa: F401  (re-exported for io modules)
+
 import bisect
 import os
 from collections.abc import Iterable, Iterator
@@ -50,15 +52,6 @@ def first_at_or_after(t: np.ndarray, value: int) -> int:
     Unlike np.searchsorted, it does not copy ``t`` when it is a strided field of an event array.
     """
     return bisect.bisect_left(t, value)
-
-
-def is_sorted(t: np.ndarray, block: int = 1 << 22) -> bool:
-    """Whether ``t`` is non-decreasing (checked in blocks: small temporaries)."""
-    for i in range(0, len(t) - 1, block):
-        part = t[i : i + block + 1]
-        if not bool(np.all(part[1:] >= part[:-1])):
-            return False
-    return True
 
 
 def ordered(

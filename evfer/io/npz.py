@@ -23,8 +23,11 @@ FIELDS = ("t", "x", "y", "p")
 
 
 #: What numpy / zipfile raise on damaged or odd archives.
-_LOAD_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError, struct.error)
+_LOAD_ERRORS = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError, struct.error,
+)
 _NUMBER_KINDS = {"t": "iuf", "x": "iuf", "y": "iuf", "p": "biuf"}
+_DAMAGED = "truncated or corrupt?"
 #: Largest |t| in µs accepted from unsigned or float arrays (int64 holds them exactly).
 MAX_ABS_T = 1 << 62
 
@@ -33,7 +36,7 @@ def _load(path: Path) -> dict[str, np.ndarray]:
     try:
         z = np.load(path, allow_pickle=False)
     except _LOAD_ERRORS as exc:  # ValueError: pickled data, which we refuse
-        raise InputError(path, f"not a readable .npz archive (truncated or corrupt?): {_reason(exc)}") from None
+        raise InputError(path, f"not a readable .npz archive ({_DAMAGED}): {_reason(exc)}") from None
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise InputError(path, "holds a single array (.npy data), not an .npz archive of t, x, y, p")
     with z:
@@ -42,7 +45,7 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         except ValueError as exc:  # object arrays need pickle, which we refuse
             raise InputError(path, f"cannot load an array of the .npz archive: {_reason(exc)}") from None
         except _LOAD_ERRORS as exc:
-            raise InputError(path, f"cannot read the .npz archive (truncated or corrupt?): {_reason(exc)}") from None
+            raise InputError(path, f"cannot read the .npz archive ({_DAMAGED}): {_reason(exc)}") from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -88,7 +91,8 @@ class NpzReader:
             if text.size != 1 or text.dtype.kind not in "US":
                 raise InputError(path, f"array 'meta_json' must be one string, got dtype {text.dtype}")
             text = text.reshape(-1)[0]
-            meta = meta_from_json(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text), path)
+            text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+            meta = meta_from_json(text, path)
         self.info = FileInfo(
             format="npz",
             description="NumPy archive (.npz)",
@@ -103,7 +107,9 @@ class NpzReader:
         a = self.arrays
         # validation (whole µs, coordinates in 0..65535, polarity convention) and sorting
         try:
-            ev = Events.from_arrays(a["t"], a["x"], a["y"], a["p"], 1 << 16, 1 << 16, source=self.path, sort=True)
+            ev = Events.from_arrays(
+                a["t"], a["x"], a["y"], a["p"], 1 << 16, 1 << 16, source=self.path, sort=True
+            )
         except (ValueError, TypeError, OverflowError) as exc:
             raise InputError(self.path, f"cannot use the arrays t, x, y, p: {_reason(exc)}") from None
         yield ev.array

@@ -13,10 +13,11 @@ from ..config import AugmentConfig
 
 
 class ClipAugment:
-    """Horizontal flip (p = 0.5), random translation/scale (bilinear, zero padding), count jitter.
+    """Horizontal flip (p = 0.5), random translation/scale (bilinear, zero padding), event-count jitter.
 
-    ``jitter``: each window is multiplied by a factor in [1 - j, 1 + j], mimicking windows with more or
-    fewer events (the model sees normalised grids, so this varies contrast between windows).
+    ``jitter`` = j: the clip keeps a random fraction f ~ U(1 - j, 1) of its events — each non-zero
+    voxel survives with probability f (events dropped at voxel granularity, no rescaling), mimicking a
+    less sensitive sensor or a fainter expression.
     """
 
     def __init__(self, cfg: AugmentConfig):
@@ -29,9 +30,8 @@ class ClipAugment:
         if c.translate > 0 or c.scale > 0:
             x = self._affine(x)
         if c.jitter > 0:
-            t = x.shape[0]
-            factors = 1 + (torch.rand(t) * 2 - 1) * c.jitter
-            x = x * factors.view(t, *([1] * (x.dim() - 1)))
+            keep = 1 - torch.rand(()) * c.jitter
+            x = x * (torch.rand(x.shape) < keep).to(x.dtype)
         return x
 
     def _affine(self, x: torch.Tensor) -> torch.Tensor:
