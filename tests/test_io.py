@@ -562,3 +562,13 @@ def test_probe_matches_the_events(tmp_path):
         assert pr.event_rate == pytest.approx(1234 / (pr.duration_us / 1e6))
         assert pr.meta["subject"] == "s07"
         assert (pr["count"], pr["duration_us"], pr.get("meta")["subject"]) == (1234, pr.duration_us, "s07")
+
+
+def test_meta_may_use_the_names_path_and_events(tmp_path):
+    from evfer.io import read_events, write_events
+    from evfer.testing import random_events
+
+    ev = random_events(20)
+    write_events(tmp_path / "m.h5", ev, path="/data/rec.raw", events=3)
+    back = read_events(tmp_path / "m.h5")
+    assert back.meta["path"] == "/data/rec.raw" and back.meta["events"] == 3

@@ -213,3 +213,67 @@ def test_two_workers_give_the_same_dataset(prepared, tmp_path):
 def test_subjects_are_qualified_by_source(prepared):
     cfg, result = prepared
     assert all(r.subject.startswith("synthetic:S") for r in result.records)
+
+
+def test_prepare_nefer_tree_with_official_split(tmp_path):
+    """NEFER layout -> events cropped to the face -> official user split (validation users = test)."""
+    import csv
+
+    from evfer.io import write_events
+    from evfer.testing import blob_events
+
+    root = tmp_path / "NEFER"
+    users = {"user_01": "train", "user_02": "train", "user_04": "train", "user_05": "train", "user_03": "validation"}
+    emotions = ["Happiness", "Sadness", "Anger", "Surprise"]
+    tables = {"train": [], "validation": []}
+    for u, (user, part) in enumerate(users.items()):
+        for k, emo in enumerate(emotions):
+            seq = f"{user.replace('_', '')}_2022-06-08_12-0{k}-00_cd"
+            tables[part] += [[user, seq, f"../event_frame_NEW/{user}/{seq}/frame_{i:02d}.png", emo] for i in range(51)]
+            ev = blob_events((500, 200, 300, 300), 3000, 300, 1280, 720, duration=400_000, seed=10 * u + k)
+            write_events(root / "event_raw" / user / f"{seq[:-3]}.raw", ev)  # recordings drop the _cd suffix
+    for part, table in tables.items():
+        path = root / "annotations" / "expected_emotions" / f"{part}_event.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows(table)
+    cfg_path = tmp_path / "n.yaml"
+    cfg_path.write_text(f"""
+data:
+  sources: [{{kind: nefer, root: {root}, box_size: [300, 300]}}]
+  out: {tmp_path / 'out'}
+  workers: 1
+  split: {{method: official, fractions: [0.7, 0.2, 0.1]}}
+voxel: {{bins: 2, windows: 2, size: [16, 16]}}
+""")
+    result = prepare(load_config(cfg_path), progress=False)
+    recs = result.records
+    assert len(recs) == 20 and {r.label for r in recs} == {"happy", "sad", "angry", "shocked"}
+    assert {r.subject for r in recs if r.split == "test"} == {"nefer:user_03"}
+    assert {r.split for r in recs if r.subject != "nefer:user_03"} == {"train", "val"}
+    from evfer.io import read_events
+
+    ev = read_events(result.out / recs[0].events_path)
+    assert (ev.width, ev.height) == (300, 300)  # cropped to the estimated face box
+    x, y, w, h = ev.meta["box"]
+    assert abs(x - 500) <= 8 and abs(y - 200) <= 8 and ev.meta["box_method"] != "given"
+    assert result.summary["face_crop"]["methods"]
+
+
+def test_timecode_makes_no_events_after_preprocessing(tmp_path):
+    """CK+'s burnt-in running timecode changes every frame; after masking it fires nothing."""
+    from evfer.config import SourceConfig
+    from evfer.datasets.ckplus import preprocess_frames
+    from evfer.datasets.synthetic import render_sequence
+    from evfer.emulator import emulate
+
+    frames = render_sequence(3, "neutral", 12, (160, 160), seed=0, distractors=False, noise=False, timecode=True)
+    times = np.arange(len(frames)) * 33_333
+    region = (slice(int(0.86 * 160), 160), slice(0, 80))  # the timecode corner
+    raw = emulate(frames, times, preset="clean", pos_thres=0.1, neg_thres=0.1)
+    in_corner = (raw.y >= region[0].start) & (raw.x < region[1].stop)
+    assert in_corner.sum() > 50  # the running digits do fire without the mask
+    src = SourceConfig(kind="ckplus", root="", face_crop="none", frame_size=[160, 160], blur_sigma=0)
+    masked, _ = preprocess_frames(frames, src)
+    ev = emulate(masked, times, preset="clean", pos_thres=0.1, neg_thres=0.1)
+    assert ((ev.y >= region[0].start) & (ev.x < region[1].stop)).sum() == 0

@@ -430,6 +430,7 @@ def _chunks(first: Events, rest: Iterator[Events]) -> Iterator[Events]:
 def write_events(
     path: str | os.PathLike,
     events: Events | Iterable[Events],
+    /,
     *,
     format: str | None = None,
     version: str | None = None,
