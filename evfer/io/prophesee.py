@@ -56,6 +56,19 @@ def _header_meta(fields: dict[str, str], path: Path) -> dict[str, Any]:
     return meta_from_json(fields[META_KEY], path) if META_KEY in fields else {}
 
 
+def _file_info(hdr, path, format: str, description: str) -> FileInfo:
+    """What a Prophesee header tells about the file (geometry, its source, meta, raw header fields)."""
+    return FileInfo(
+        format=format,
+        description=description,
+        geometry=hdr.geometry,
+        plugin_geometry=hdr.plugin_geometry,
+        geometry_detail=_geometry_detail(hdr),
+        meta=_header_meta(hdr.fields, path),
+        header={k: v for k, v in hdr.fields.items() if k != META_KEY},
+    )
+
+
 def _geometry_detail(hdr) -> str:
     if hdr.geometry:
         return f"'% {hdr.geometry_key}' header line"
@@ -85,16 +98,7 @@ class RawReader:
                 f"truncated: {body % word} byte(s) after the last complete {word}-byte "
                 f"{EVT_NAMES[hdr.version]} word (file cut mid-word?)",
             )
-        header = {k: v for k, v in hdr.fields.items() if k != META_KEY}
-        self.info = FileInfo(
-            format=hdr.version,
-            description=f"{EVT_NAMES[hdr.version]} (.raw)",
-            geometry=hdr.geometry,
-            plugin_geometry=hdr.plugin_geometry,
-            geometry_detail=_geometry_detail(hdr),
-            meta=_header_meta(hdr.fields, path),
-            header=header,
-        )
+        self.info = _file_info(hdr, path, hdr.version, f"{EVT_NAMES[hdr.version]} (.raw)")
 
     def packets(
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False
@@ -150,16 +154,7 @@ class DatReader:
                     path,
                     f"truncated: {body % record} byte(s) after the last complete {record}-byte event record",
                 )
-        header = {k: v for k, v in hdr.fields.items() if k != META_KEY}
-        self.info = FileInfo(
-            format="dat",
-            description="Prophesee DAT (.dat)",
-            geometry=hdr.geometry,
-            plugin_geometry=hdr.plugin_geometry,
-            geometry_detail=_geometry_detail(hdr),
-            meta=_header_meta(hdr.fields, path),
-            header=header,
-        )
+        self.info = _file_info(hdr, path, "dat", "Prophesee DAT (.dat)")
 
     def packets(
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False

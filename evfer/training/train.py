@@ -76,6 +76,10 @@ def check_resumable(run_dir: Path, cfg: Config) -> None:
 
     old = yaml.safe_load(old_path.read_text()) or {}
     diffs = _config_differences(old, to_dict(absolute_paths(cfg)))
+    old_epochs = (old.get("train") or {}).get("epochs")
+    if cfg.train.scheduler != "none" and old_epochs != cfg.train.epochs:
+        # the schedule was laid out over the old epoch count: extending it would raise the lr again
+        diffs.append(f"train.epochs: {old_epochs!r} -> {cfg.train.epochs!r} (with train.scheduler={cfg.train.scheduler})")
     if diffs:
         shown = "; ".join(diffs[:3]) + (f"; and {len(diffs) - 3} more" if len(diffs) > 3 else "")
         raise EvferError(f"{run_dir}: cannot resume with a different config ({shown}); "
@@ -193,9 +197,10 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
     resume = last.exists() and not restart
     if resume:
         check_resumable(run_dir, cfg)
-    # rank-specific seed: each DDP process draws its own augmentations (DDP broadcasts rank 0's weights)
-    L.seed_everything(cfg.seed + _rank(), workers=True, verbose=False)
     records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
+    # seeded after preparing, so the initial weights do not depend on whether the data was cached;
+    # rank-specific: each DDP process draws its own augmentations (DDP broadcasts rank 0's weights)
+    L.seed_everything(cfg.seed + _rank(), workers=True, verbose=False)
     n_train = sum(r.repeats for r in records if r.split == "train")
     n_val = sum(1 for r in records if r.split == "val")
     if n_train == 0 or n_val == 0:
