@@ -1,6 +1,6 @@
 """Training-step and prediction speed of ResNet-50 + LSTM on this machine, fp32 vs bf16.
 
-For the demo config (T=4 windows x 10 bins x 64x64) and the default config (T=6 x 10 x 112x112):
+For the demo config (evfer/configs/demo.yaml) and the default config (evfer.config defaults):
 - training: clips/s of a full step (forward, loss, backward, Adam) with batches served by the real
   data path (voxel cache memmap -> VoxelClipDataset -> augmentation -> DataLoader, as in training),
   and the share of the step time spent waiting for data (target < 10 %); a plain loop, so
@@ -22,15 +22,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evfer.config import AugmentConfig
+from evfer.config import AugmentConfig, Config
 from evfer.datasets.manifest import ClipRecord
 from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset
 from evfer.models import build_model
 from evfer.training.augment import ClipAugment
+from evfer.training.demo import demo_config
 
-CONFIGS = {  # name: (T, bins, H, W, batch)
-    "demo": (4, 10, 64, 64, 16),
-    "default": (6, 10, 112, 112, 32),
+
+def _shape(cfg: Config) -> tuple[int, int, int, int, int]:
+    return (cfg.voxel.windows, cfg.voxel.bins, *cfg.voxel.size, cfg.train.batch_size)
+
+
+CONFIGS = {  # name: (T, bins, H, W, batch), read from the configs so the figures stay true
+    "demo": _shape(demo_config(Path("runs/demo"))),
+    "default": _shape(Config()),
 }
 CLASSES = ["happy", "sad", "angry", "confused", "shocked", "neutral"]
 
