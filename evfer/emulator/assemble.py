@@ -67,4 +67,7 @@ def to_event_array(parts: list[np.ndarray]) -> np.ndarray:
     """One :data:`EVENT_DTYPE` array from consecutive sorted parts."""
     if not parts:
         return np.empty(0, EVENT_DTYPE)
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if len(parts) == 1:
+        return parts[0]
+    # concatenating the packed structured dtype field by field is ~4x slower than copying bytes
+    return np.concatenate([p.view(np.uint8) for p in parts]).view(EVENT_DTYPE)
