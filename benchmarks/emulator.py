@@ -132,7 +132,7 @@ def time_sequence(frames: np.ndarray, repeat: int) -> dict:
         for r in range(repeat + 1):
             out = Path(tmp) / f"out{r}.h5"
             w0 = time.perf_counter()
-            convert_file(folder, out, preset="clean", fps=30)
+            convert_file(folder, out, fps=30)
             times.append(time.perf_counter() - w0)
         n_events = read_events_count(out)
         w0 = time.perf_counter()

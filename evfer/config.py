@@ -25,72 +25,38 @@ from .errors import ConfigError
 
 @dataclass
 class SourceConfig:
-    """One dataset source. ``kind`` selects the reader; options not used by a kind are ignored."""
+    """One dataset source: ``kind`` names the reader (see :mod:`evfer.datasets.kinds`), ``root`` its
+    folder, ``limit`` caps its clips (quick experiments). Every other key is an option of that kind,
+    kept here as written (``options``) until the dataset stage types it with the kind's own schema
+    (:func:`evfer.datasets.kinds.resolve_sources`); saving writes them back flat, beside ``kind``."""
 
-    kind: Literal["ckplus", "nefer", "synthetic"]
+    kind: str
     root: str
-    # --- ckplus / synthetic (frame sequences through the emulator)
-    fps: float = 30.0
-    face_crop: Literal["haar", "center", "none"] = "haar"
-    face_margin: float = 0.25  # fraction of the detected face box added on every side
-    mask_timecode: bool = True  # blank CK+'s burnt-in timecode (lower-left) before emulation
-    blur_sigma: float = 1.0  # Gaussian blur (pixels) before emulation; 0 disables
-    # add a neutral clip from the onset frames of labelled sequences; default: on for ckplus (CK+ has no
-    # neutral sequences), off for synthetic (it has true neutral sequences)
-    neutral_from_onset: bool | None = None
-    onset_frames: int = 4  # frames used for that neutral clip
-    frame_size: list[int] = field(default_factory=lambda: [128, 128])  # [W, H] after crop, before emulation
-    # --- synthetic only (generated into ``root`` when absent)
-    identities: int = 24
-    seed: int = 0
-    frames: list[int] = field(default_factory=lambda: [12, 20])  # [min, max] frames per sequence
-    synth_size: list[int] = field(default_factory=lambda: [160, 160])  # [W, H] rendered frames
-    # --- nefer
-    labels: Literal["expected", "reported"] = "expected"
-    annotations: str | None = None  # folder holding expected_emotions/ and reported_emotions/
-    face_box: list[int] | None = None  # [x, y, w, h] user-given box (sensor pixels); None = from event density
-    box_size: list[int] | None = None  # [w, h] of the density-based box; None = 0.45 x sensor height, square
-    # --- any kind
-    limit: int | None = None  # use at most this many clips (quick experiments)
+    limit: int | None = None
+    options: Any = field(default_factory=dict)  # the kind's options: a dict as written, later its dataclass
 
-    def config_keys(self) -> set[str]:
-        """The options that apply to this source's kind (the only ones saved with a run)."""
-        return _COMMON_SOURCE_KEYS | _KIND_KEYS[self.kind]
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any], path: str) -> SourceConfig:
+        """Split a flat ``{kind, root, limit, <kind options>...}`` mapping into the fixed keys and options."""
+        if "kind" not in raw or not isinstance(raw["kind"], str):
+            raise ConfigError(f"{path}kind: required key is missing (the source's kind, e.g. ckplus)")
+        if "root" not in raw:
+            raise ConfigError(f"{path}root: required key is missing (the source's folder)")
+        fixed = {k: raw[k] for k in ("kind", "root", "limit") if k in raw}
+        options = {k: v for k, v in raw.items() if k not in fixed}
+        src = cls(kind=fixed["kind"], root=_coerce(str, fixed["root"], f"{path}root"),
+                  limit=_coerce(int | None, fixed.get("limit"), f"{path}limit"), options=options)
+        _need(path, "limit", src.limit is None or src.limit >= 1, "null or at least 1")
+        return src
 
-    def validate(self, path: str, given: set[str]) -> None:
-        if self.neutral_from_onset is None and self.kind in ("ckplus", "synthetic"):
-            self.neutral_from_onset = self.kind == "ckplus"
-        wrong = sorted(given - self.config_keys())
-        if wrong:
-            raise ConfigError(
-                f"{path}{wrong[0]}: not an option of sources of kind '{self.kind}' "
-                f"(valid: {', '.join(sorted(_COMMON_SOURCE_KEYS | _KIND_KEYS[self.kind]))})"
-            )
-        _need(path, "fps", self.fps > 0, "a positive frame rate")
-        _need(path, "face_margin", self.face_margin >= 0, "a fraction >= 0")
-        _need(path, "blur_sigma", self.blur_sigma >= 0, "a sigma >= 0 (0 disables)")
-        _need(path, "onset_frames", self.onset_frames >= 2, "at least 2 frames")
-        _need(path, "frame_size", len(self.frame_size) == 2 and min(self.frame_size) >= 8, "[W, H], each >= 8")
-        _need(path, "synth_size", len(self.synth_size) == 2 and min(self.synth_size) >= 32, "[W, H], each >= 32")
-        _need(path, "frames", len(self.frames) == 2 and 2 <= self.frames[0] <= self.frames[1],
-              "[min, max] frames per sequence, 2 <= min <= max")
-        _need(path, "identities", self.identities >= 1, "at least 1")
-        _need(path, "limit", self.limit is None or self.limit >= 1, "null or at least 1")
+    def to_raw(self) -> dict[str, Any]:
+        """The flat mapping again (typed options with their defaults filled in)."""
+        return {"kind": self.kind, "root": self.root, **to_dict(self.options), "limit": self.limit}
 
 
 def _need(path: str, key: str, ok: bool, what: str) -> None:
     if not ok:
         raise ConfigError(f"{path}{key}: must be {what}")
-
-
-_COMMON_SOURCE_KEYS = {"kind", "root", "limit"}
-_FRAME_KEYS = {"fps", "face_crop", "face_margin", "mask_timecode", "blur_sigma", "neutral_from_onset",
-               "onset_frames", "frame_size"}
-_KIND_KEYS = {
-    "ckplus": _FRAME_KEYS,
-    "synthetic": _FRAME_KEYS | {"identities", "seed", "frames", "synth_size"},
-    "nefer": {"labels", "annotations", "face_box", "box_size"},
-}
 
 
 @dataclass
@@ -122,6 +88,10 @@ class DenoiseConfig:
     window_us: int = 0
     radius: int = 1
 
+    def validate(self, path: str, given: set[str]) -> None:
+        _need(path, "window_us", self.window_us >= 0, ">= 0 µs (0 disables the filter)")
+        _need(path, "radius", self.radius >= 1, "at least 1 pixel")
+
 
 @dataclass
 class DataConfig:
@@ -140,18 +110,14 @@ class DataConfig:
 
 @dataclass
 class EmulatorConfig:
-    preset: Literal["clean", "noisy", "v2e"] = "clean"
+    """The DVS emulator for frame sources. ``preset`` and ``params`` (overrides of single parameters)
+    are resolved and checked by the emulator itself (:func:`evfer.emulator.resolve_params`) when the
+    dataset stage starts."""
+
+    preset: str = "clean"  # clean, noisy or v2e
     params: dict[str, Any] = field(default_factory=dict)  # overrides of the preset's parameters
     seed: int = 0
     device: str = "auto"  # torch device for emulation: auto (CUDA when present), cpu, cuda, cuda:1, ...
-
-    def validate(self, path: str, given: set[str]) -> None:
-        from .emulator.params import resolve_params
-
-        try:
-            resolve_params(self.preset, **self.params)
-        except ConfigError as exc:
-            raise ConfigError(f"{path}params: {exc}") from None
 
     def torch_device(self) -> str:
         if self.device != "auto":
@@ -163,9 +129,13 @@ class EmulatorConfig:
 
 @dataclass
 class VoxelConfig:
-    bins: int = 10
+    """What the model sees of a clip (:mod:`evfer.voxel.representations`): ``windows`` equal windows
+    of the clip span, each turned into planes by ``representation`` at ``size``."""
+
+    representation: str = "voxel_grid"  # voxel_grid, histogram (see evfer.voxel.REPRESENTATIONS)
+    bins: int = 10  # time bins per window (voxel_grid)
     windows: int = 6  # T windows per clip, for the LSTM
-    size: list[int] = field(default_factory=lambda: [112, 112])  # [W, H] of the voxel grids
+    size: list[int] = field(default_factory=lambda: [112, 112])  # [W, H] of the planes
     # rms: the clip divided by the RMS of its non-zero voxels (keeps polarity signs, zeros and the
     # relative activity of windows); e2vid: per-window mean/std of the non-zero voxels (Rebecq et al.;
     # the mean shift flips the sign of weak voxels); none: raw bilinear event counts
@@ -301,6 +271,8 @@ def from_dict(cls: type, raw: Any, path: str = "") -> Any:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path or 'config'}: expected a mapping, got {_describe(raw)}")
+    if hasattr(cls, "from_raw"):
+        return cls.from_raw(raw, path)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
@@ -388,9 +360,10 @@ def _type_name(tp: Any) -> str:
 
 def to_dict(cfg: Any) -> Any:
     """Plain, YAML/JSON-serialisable form of a config (lists, dicts, scalars)."""
+    if hasattr(cfg, "to_raw"):
+        return cfg.to_raw()
     if dataclasses.is_dataclass(cfg):
-        keys = cfg.config_keys() if hasattr(cfg, "config_keys") else None
-        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg) if keys is None or f.name in keys}
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
     if isinstance(cfg, (list, tuple)):
         return [to_dict(v) for v in cfg]
     if isinstance(cfg, dict):

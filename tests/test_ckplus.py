@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from evfer.config import SourceConfig
-from evfer.datasets.ckplus import face_box, load_frames, mask_timecode, parse_emotion_file, scan_ckplus
-from evfer.errors import InputError
+from evfer.datasets.ckplus import parse_emotion_file
+from evfer.datasets.frames import face_box, load_frames, mask_timecode
+from evfer.datasets.kinds import make_source, source_config
+from evfer.errors import ConfigError, InputError
 
 
 def png(path, value=100, size=(32, 24)):
@@ -23,8 +24,10 @@ def make_sequence(root, subject, seq, n, code=None, emotion_text=None, size=(32,
         lab.write_text(emotion_text if emotion_text is not None else f"   {code:.7e}\n")
 
 
-def cfg(root, **kw):
-    return SourceConfig(kind="ckplus", root=str(root), **kw)
+def scan_ckplus(root, **kw):
+    """(specs, skipped) of a ckplus source at ``root`` with options ``kw``."""
+    scan = make_source(source_config("ckplus", root, **kw)).scan(progress=False)
+    return scan.specs, scan.skipped
 
 
 def test_official_layout(tmp_path):
@@ -32,7 +35,7 @@ def test_official_layout(tmp_path):
     make_sequence(tmp_path, "S005", "002", 3)  # unlabelled
     make_sequence(tmp_path, "S010", "004", 12, code=5)  # happiness
     make_sequence(tmp_path, "S011", "001", 4, code=0)  # neutral: no onset copy
-    specs, skipped = scan_ckplus(cfg(tmp_path, onset_frames=3))
+    specs, skipped = scan_ckplus(tmp_path, onset_frames=3)
     got = {s.id: (s.subject, s.original_label, len(s.paths)) for s in specs}
     assert got == {
         "ckplus-S005_001": ("S005", "disgust", 5),
@@ -47,7 +50,7 @@ def test_official_layout(tmp_path):
     onset = next(s for s in specs if s.id == "ckplus-S010_004-onset")
     assert onset.paths == seq.paths[:3]
     assert [s.reason for s in skipped] == ["1 unlabelled sequence(s) (no emotion file)"]
-    specs, _ = scan_ckplus(cfg(tmp_path, neutral_from_onset=False))
+    specs, _ = scan_ckplus(tmp_path, neutral_from_onset=False)
     assert len(specs) == 3
 
 
@@ -58,7 +61,7 @@ def test_bad_label_files_are_skipped_and_named(tmp_path):
     make_sequence(tmp_path, "S001", "004", 3, code=7)
     (tmp_path / "cohn-kanade-images" / "S002" / "001").mkdir(parents=True)  # empty sequence
     make_sequence(tmp_path, "S003", "001", 1, code=6)  # a single frame
-    specs, skipped = scan_ckplus(cfg(tmp_path, neutral_from_onset=False))
+    specs, skipped = scan_ckplus(tmp_path, neutral_from_onset=False)
     assert [s.id for s in specs] == ["ckplus-S001_004"]
     reasons = {s.item.split("/")[-1] if "emotion" in s.item else s.item.split("cohn-kanade-images/")[-1]: s.reason
                for s in skipped}
@@ -76,7 +79,7 @@ def test_per_emotion_layouts(tmp_path):
         png(tmp_path / "surprise" / f"S010_002_{i + 1:08d}.png")
     png(tmp_path / "surprise" / "README.png")
     (tmp_path / "notes").mkdir()
-    specs, skipped = scan_ckplus(cfg(tmp_path, neutral_from_onset=False))
+    specs, skipped = scan_ckplus(tmp_path, neutral_from_onset=False)
     assert {(s.id, s.original_label, len(s.paths)) for s in specs} == {
         ("ckplus-S005_001", "happiness", 3),
         ("ckplus-S010_002", "surprise", 4),
@@ -86,9 +89,9 @@ def test_per_emotion_layouts(tmp_path):
 
 def test_no_layout_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="no CK\\+ layout found"):
-        scan_ckplus(cfg(tmp_path))
+        scan_ckplus(tmp_path)
     with pytest.raises(InputError, match="CK\\+ folder not found"):
-        scan_ckplus(cfg(tmp_path / "missing"))
+        scan_ckplus(tmp_path / "missing")
 
 
 def test_mixed_sizes_and_unreadable_images(tmp_path):
@@ -123,28 +126,49 @@ def test_face_box_on_a_real_face_and_fallback(shared):
     ok, frame = cap.read()
     assert ok
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    (x, y, w, h), how = face_box(grey, 0.2)
+    crop = face_box(grey, 0.2)
+    (x, y, w, h), how = crop.box, crop.method
     assert how == "haar" and w == h and 0 <= x and x + w <= grey.shape[1] and y + h <= grey.shape[0]
     # landmarks measured by hand on this frame: eyes, nose tip, chin; the box holds them with margin
     for px, py in [(260, 170), (330, 168), (295, 215), (295, 300)]:
         assert x + 20 < px < x + w - 20 and y + 20 < py < y + h - 10, (px, py, (x, y, w, h))
     assert 200 < w < 360  # a face with margin, not the whole frame
-    (x, y, w, h), how = face_box(np.full((100, 200), 128, np.uint8), 0.2)
+    crop = face_box(np.full((100, 200), 128, np.uint8), 0.2)
+    (x, y, w, h), how = crop.box, crop.method
     assert how == "center" and (w, h) == (80, 80) and (x, y) == (60, 10)
 
 
 def test_leftover_temp_files_are_ignored(tmp_path):
     make_sequence(tmp_path, "S005", "001", 3, code=5)
     png(tmp_path / "cohn-kanade-images" / "S005" / "001" / ".tmp-S005_001_00000004-abc.png")
-    specs, _ = scan_ckplus(cfg(tmp_path, neutral_from_onset=False))
+    specs, _ = scan_ckplus(tmp_path, neutral_from_onset=False)
     assert len(specs[0].paths) == 3
 
 
 def test_onset_neutral_default_depends_on_kind():
     from evfer.config import Config, from_dict
+    from evfer.datasets.kinds import resolve_data
 
     c = from_dict(Config, {"data": {"sources": [{"kind": "ckplus", "root": "a"}, {"kind": "synthetic", "root": "b"}]}})
-    assert [s.neutral_from_onset for s in c.data.sources] == [True, False]
+    resolve_data(c)
+    assert [s.options.neutral_from_onset for s in c.data.sources] == [True, False]
+
+
+def test_kind_options_are_checked_with_the_key_named():
+    from evfer.config import Config, from_dict
+    from evfer.datasets.kinds import resolve_data
+
+    def check(source):
+        resolve_data(from_dict(Config, {"data": {"sources": [source]}}))
+
+    with pytest.raises(ConfigError, match=r"data\.sources\.0\.fsp: not an option of sources of kind 'ckplus'; did you mean 'fps'"):
+        check({"kind": "ckplus", "root": "a", "fsp": 3})
+    with pytest.raises(ConfigError, match=r"data\.sources\.0\.labels: not an option of sources of kind 'ckplus'"):
+        check({"kind": "ckplus", "root": "a", "labels": "expected"})  # a NEFER option
+    with pytest.raises(ConfigError, match=r"data\.sources\.0\.onset_frames: must be at least 2"):
+        check({"kind": "ckplus", "root": "a", "onset_frames": 1})
+    with pytest.raises(ConfigError, match=r"data\.sources\.0\.kind: unknown source kind 'ckplu'; did you mean 'ckplus'"):
+        check({"kind": "ckplu", "root": "a"})
 
 
 def test_input_error_survives_pickling():

@@ -21,14 +21,20 @@ def test_yaml_and_overrides(tmp_path):
     p = write(tmp_path, "data:\n  sources:\n    - {kind: nefer, root: /x, labels: reported}\nvoxel: {bins: 5}\n")
     cfg = load_config(p, ["voxel.windows=3", "train.lr=0.001", "data.sources.0.root=/y", "model.pretrained=null"])
     assert cfg.voxel.bins == 5 and cfg.voxel.windows == 3 and cfg.train.lr == 0.001
-    assert cfg.data.sources[0].root == "/y" and cfg.data.sources[0].labels == "reported"
+    assert cfg.data.sources[0].root == "/y" and cfg.data.sources[0].options == {"labels": "reported"}
     assert cfg.model.pretrained is None
 
 
 def test_round_trip_through_yaml(tmp_path):
+    from evfer.datasets.kinds import resolve_data
+
     cfg = load_config(None, ["data.sources=[{kind: synthetic, root: s, identities: 3}]", "train.epochs=2"])
+    resolve_data(cfg)  # typed options, every default filled in
+    saved = to_dict(cfg)
+    assert saved["data"]["sources"][0]["identities"] == 3 and saved["data"]["sources"][0]["fps"] == 30.0
     again = load_config(write(tmp_path, dump_yaml(cfg)))
-    assert to_dict(again) == to_dict(cfg)
+    resolve_data(again)
+    assert to_dict(again) == saved
 
 
 @pytest.mark.parametrize(
@@ -51,12 +57,32 @@ def test_bad_keys_and_types_are_named(override, message):
 
 
 def test_source_options_are_checked_per_kind():
+    from evfer.datasets.kinds import resolve_data
+
+    def resolve(raw):
+        resolve_data(from_dict(Config, raw))
+
     with pytest.raises(ConfigError, match=r"data\.sources\.0\.identities: not an option of sources of kind 'nefer'"):
-        from_dict(Config, {"data": {"sources": [{"kind": "nefer", "root": "r", "identities": 4}]}})
-    with pytest.raises(ConfigError, match=r"data\.sources\.0\.kind: 'cifar' is not a valid choice"):
-        from_dict(Config, {"data": {"sources": [{"kind": "cifar", "root": "r"}]}})
+        resolve({"data": {"sources": [{"kind": "nefer", "root": "r", "identities": 4}]}})
+    with pytest.raises(ConfigError, match=r"data\.sources\.0\.kind: unknown source kind 'cifar'"):
+        resolve({"data": {"sources": [{"kind": "cifar", "root": "r"}]}})
     with pytest.raises(ConfigError, match=r"data\.sources\.0\.root: required key is missing"):
-        from_dict(Config, {"data": {"sources": [{"kind": "ckplus"}]}})
+        resolve({"data": {"sources": [{"kind": "ckplus"}]}})
+    with pytest.raises(ConfigError, match=r"data\.sources\.0\.limit: must be null or at least 1"):
+        resolve({"data": {"sources": [{"kind": "ckplus", "root": "r", "limit": 0}]}})
+    with pytest.raises(ConfigError, match=r"emulator: unknown emulator parameter 'pos_thresh'"):
+        resolve({"emulator": {"params": {"pos_thresh": 0.1}}})
+    with pytest.raises(ConfigError, match=r"emulator: unknown emulator preset 'dirty'"):
+        resolve({"emulator": {"preset": "dirty"}})
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.denoise.radius=0", r"data\.denoise\.radius: must be at least 1 pixel"),
+    ("data.denoise.window_us=-5", r"data\.denoise\.window_us: must be >= 0"),
+])
+def test_numeric_ranges_are_checked_with_the_key_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
 
 
 def test_missing_or_invalid_file(tmp_path):

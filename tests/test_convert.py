@@ -8,6 +8,7 @@ import pytest
 
 from evfer.cli import main
 from evfer.emulator import emulate, read_frames
+from evfer.emulator import EmulatorSettings
 from evfer.emulator.convert import convert_file, convert_sources, plan_jobs, select_shard
 from evfer.emulator.frames import natural_key
 from evfer.errors import InputError
@@ -103,8 +104,9 @@ def test_output_names_mirror_relative_paths_and_never_collide(tmp_path):
 # ------------------------------------------------------------------------------------------ converting
 def test_convert_file_equals_emulate_and_stores_metadata(tmp_path):
     folder = write_folder(tmp_path / "seq", n=7)
-    out = convert_file(folder, tmp_path / "seq.h5", preset="noisy", params={"cutoff_hz": 50.0}, fps=20,
-                       crop=(0, 0, 40, 40), size=(20, 20), seed=3, chunk_frames=3)
+    settings = EmulatorSettings.resolve("noisy", {"cutoff_hz": 50.0}, seed=3)
+    out = convert_file(folder, tmp_path / "seq.h5", settings, fps=20, crop=(0, 0, 40, 40), size=(20, 20),
+                       chunk_frames=3)
     ev = read_events(out)
     frames, t = read_frames(folder, fps=20, crop=(0, 0, 40, 40), size=(20, 20))
     expected = emulate(frames, t, preset="noisy", seed=3, clip_id="seq", cutoff_hz=50.0)
@@ -127,17 +129,19 @@ def test_resume_skips_finished_outputs_and_refuses_other_settings(tmp_path):
     stamp = (out / "a.h5").stat().st_mtime_ns
     again = convert_sources([src / "a", src / "b"], out, progress=False)
     assert len(again.skipped) == 2 and not again.converted and (out / "a.h5").stat().st_mtime_ns == stamp
-    other = convert_sources([src / "a"], out, preset="v2e", progress=False)
+    v2e = EmulatorSettings.resolve("v2e")
+    other = convert_sources([src / "a"], out, v2e, progress=False)
     assert len(other.failed) == 1 and "other settings" in other.failed[0][1]
-    redo = convert_sources([src / "a"], out, preset="v2e", overwrite=True, progress=False)
+    redo = convert_sources([src / "a"], out, v2e, overwrite=True, progress=False)
     assert len(redo.converted) == 1 and read_events(out / "a.h5").meta["emulator"]["preset"] == "v2e"
 
 
 def test_worker_count_does_not_change_outputs(tmp_path):
     src = tmp_path / "data"
     sources = [write_folder(src / f"s{i}", n=4 + i) for i in range(3)]
-    one = convert_sources(sources, tmp_path / "w1", preset="noisy", seed=5, workers=1, progress=False)
-    two = convert_sources(sources, tmp_path / "w2", preset="noisy", seed=5, workers=2, progress=False)
+    noisy = EmulatorSettings.resolve("noisy", seed=5)
+    one = convert_sources(sources, tmp_path / "w1", noisy, workers=1, progress=False)
+    two = convert_sources(sources, tmp_path / "w2", noisy, workers=2, progress=False)
     assert len(one.converted) == len(two.converted) == 3
     for name in ("s0.h5", "s1.h5", "s2.h5"):
         a, b = read_events(tmp_path / "w1" / name), read_events(tmp_path / "w2" / name)

@@ -7,17 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evfer.config import SourceConfig
-from evfer.datasets import nefer
+from evfer.datasets import recordings
 from evfer.datasets.clips import ClipSpec
+from evfer.datasets.kinds import make_source, source_config
 from evfer.datasets.labels import LabelMap
-from evfer.datasets.nefer import (
-    find_recording,
-    nefer_events,
-    normalize_user,
-    read_annotation_csv,
-    scan_nefer,
-)
+from evfer.datasets.nefer import find_recording, normalize_user, read_annotation_csv
 from evfer.errors import ConfigError, InputError
 from evfer.testing import blob_events
 
@@ -89,8 +83,20 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def cfg_for(root: Path, **kw) -> SourceConfig:
-    return SourceConfig(kind="nefer", root=str(root), **kw)
+def nefer_source(root: Path, **kw):
+    """A nefer source at ``root`` with options ``kw`` (``limit`` included)."""
+    return make_source(source_config("nefer", root, **kw))
+
+
+def scan_nefer(source):
+    scan = source.scan(progress=False)
+    return scan.specs, scan.skipped, scan.official
+
+
+def nefer_clip(spec: ClipSpec, source):
+    """The spec's clip as prepare makes it; events with the crop as (box, method) in meta for brevity."""
+    clip = source.clip(spec)
+    return clip.events.with_meta(box=list(clip.crop.box), box_method=clip.crop.method)
 
 
 # ----------------------------------------------------------------------------- the real CSVs
@@ -157,7 +163,7 @@ def real_tree(tmp_path: Path) -> tuple[Path, list[str]]:
 def test_scan_real_annotations(real_tree):
     root, seq_ids = real_tree
     ann = str(shared_path("nefer-annotations"))
-    specs, skipped, official = scan_nefer(cfg_for(root, annotations=ann))
+    specs, skipped, official = scan_nefer(nefer_source(root, annotations=ann))
     assert skipped == []  # the *_gopro.csv files are ignored
     assert len(specs) == 545 and {s.info["sequence"] for s in specs} == set(seq_ids)
     assert len(official) == 26
@@ -166,12 +172,12 @@ def test_scan_real_annotations(real_tree):
     assert {s.original_label for s in specs} == SEVEN
     assert all(Path(s.paths[0]).parent.name == s.subject for s in specs)
 
-    rep, _, _ = scan_nefer(cfg_for(root, annotations=ann, labels="reported"))
+    rep, _, _ = scan_nefer(nefer_source(root, annotations=ann, labels="reported"))
     assert Counter(s.original_label for s in rep)["none"] == 35
     dropped = [s for s in rep if LabelMap("six")(s.original_label) is None]
     assert len(dropped) == 35
 
-    limited, _, _ = scan_nefer(cfg_for(root, annotations=ann, limit=40))
+    limited, _, _ = scan_nefer(nefer_source(root, annotations=ann, limit=40))
     assert len(limited) == 40
     assert len({s.subject for s in limited}) >= 12 and len({s.original_label for s in limited}) == 7
 
@@ -182,7 +188,7 @@ def test_real_annotations_missing_recordings_are_reported_by_id(real_tree):
     gone = sorted(seq_ids)[:3]
     for seq_id in gone:
         (root / "event_raw" / ("user_" + seq_id[4:6]) / (seq_id.removesuffix("_cd") + ".raw")).unlink()
-    specs, skipped, _ = scan_nefer(cfg_for(root, annotations=str(shared_path("nefer-annotations"))))
+    specs, skipped, _ = scan_nefer(nefer_source(root, annotations=str(shared_path("nefer-annotations"))))
     assert len(specs) == 542
     assert sorted(s.item.split(" ")[0] for s in skipped) == gone
     stem = gone[0].removesuffix("_cd")
@@ -191,7 +197,7 @@ def test_real_annotations_missing_recordings_are_reported_by_id(real_tree):
 
 # ----------------------------------------------------------------------------- scanning fixture trees
 def test_scan_fixture_tree(tree):
-    specs, skipped, official = scan_nefer(cfg_for(tree))
+    specs, skipped, official = scan_nefer(nefer_source(tree))
     by_seq = {s.info["sequence"]: s for s in specs}
     assert set(by_seq) == {S1, S2, S3, S5}
     assert by_seq[S1].paths == [str(tree / "event_raw" / "user_01" / "user01_2022-06-08_12-20-03.raw")]
@@ -213,8 +219,8 @@ def test_scan_fixture_tree(tree):
 
 
 def test_expected_vs_reported_labels(tree):
-    exp, _, _ = scan_nefer(cfg_for(tree))
-    rep, _, _ = scan_nefer(cfg_for(tree, labels="reported"))
+    exp, _, _ = scan_nefer(nefer_source(tree))
+    rep, _, _ = scan_nefer(nefer_source(tree, labels="reported"))
     assert {s.info["sequence"]: s.original_label for s in exp} == {
         S1: "happiness", S2: "anger", S3: "sadness", S5: "surprise"}
     assert {s.info["sequence"]: s.original_label for s in rep} == {
@@ -248,7 +254,7 @@ def test_malformed_rows_are_reported_with_file_and_line(tmp_path):
     write_csv(path.parent / "validation_event.csv", rows("user_03", S5, "Fear"))
     touch(tmp_path / "event_raw" / "user_01" / f"{S1}.raw")
     touch(tmp_path / "event_raw" / "user_03" / f"{S5}.raw")
-    specs, skipped, _ = scan_nefer(cfg_for(tmp_path))
+    specs, skipped, _ = scan_nefer(nefer_source(tmp_path))
     assert [(s.item, s.reason) for s in skipped] == [
         (f"{path}:2", "malformed annotation row: expected 4 columns (user, sequence, frame, emotion), got 3"),
         (f"{path}:4", "malformed annotation row: unknown emotion 'Joy'"),
@@ -283,7 +289,7 @@ def test_conflicting_sequences_are_dropped_and_explained(tmp_path):
                       shared + rows("user_03", S5, "Surprise", 2))
     for s in (S1, S2, S3, S5, "user03_a_cd"):
         touch(tmp_path / "event_raw" / f"{s}.raw")
-    specs, skipped, official = scan_nefer(cfg_for(tmp_path))
+    specs, skipped, official = scan_nefer(nefer_source(tmp_path))
     assert [s.info["sequence"] for s in specs] == [S5]
     assert {(s.item, s.reason) for s in skipped} == {
         (f"{S1} (train_event.csv:1)", "rows disagree on the label: happiness x50, sadness x1"),
@@ -300,51 +306,51 @@ def test_conflicting_sequences_are_dropped_and_explained(tmp_path):
 def test_annotations_directly_in_root_or_elsewhere(tmp_path):
     write_annotations(tmp_path / "root", rows("user_01", S1, "Fear"), rows("user_03", S5, "Anger"))
     touch(tmp_path / "root" / "event_raw" / "user_01" / f"{S1}.raw")
-    specs, _, _ = scan_nefer(cfg_for(tmp_path / "root"))
+    specs, _, _ = scan_nefer(nefer_source(tmp_path / "root"))
     assert len(specs) == 1  # S5 has no recording
     write_annotations(tmp_path / "ann", rows("user_01", S1, "Disgust"), [])
-    specs, _, _ = scan_nefer(cfg_for(tmp_path / "root", annotations=str(tmp_path / "ann")))
+    specs, _, _ = scan_nefer(nefer_source(tmp_path / "root", annotations=str(tmp_path / "ann")))
     assert [s.original_label for s in specs] == ["disgust"]
 
 
 def test_missing_annotations_is_a_clear_error(tmp_path):
     touch(tmp_path / "event_raw" / "user_01" / "a.raw")
     with pytest.raises(InputError) as exc:
-        scan_nefer(cfg_for(tmp_path))
+        scan_nefer(nefer_source(tmp_path))
     msg = str(exc.value)
     assert "expected_emotions/" in msg and str(tmp_path / "annotations") in msg and f"or {tmp_path} " in msg
     with pytest.raises(InputError, match="nowhere"):
-        scan_nefer(cfg_for(tmp_path, annotations=str(tmp_path / "nowhere")))
+        scan_nefer(nefer_source(tmp_path, annotations=str(tmp_path / "nowhere")))
     write_annotations(tmp_path / "annotations", rows("user_01", S1, "Fear"), [])
     with pytest.raises(InputError, match="reported_emotions/"):  # only expected labels present
-        scan_nefer(cfg_for(tmp_path, labels="reported"))
+        scan_nefer(nefer_source(tmp_path, labels="reported"))
     with pytest.raises(InputError, match="root folder not found"):
-        scan_nefer(cfg_for(tmp_path / "absent"))
+        scan_nefer(nefer_source(tmp_path / "absent"))
 
 
 def test_missing_annotation_file_is_reported_and_the_other_read(tree):
     (tree / "annotations" / "expected_emotions" / "validation_event.csv").unlink()
-    specs, skipped, official = scan_nefer(cfg_for(tree))
+    specs, skipped, official = scan_nefer(nefer_source(tree))
     assert len(specs) == 3 and "user_03" not in official
     assert (str(tree / "annotations" / "expected_emotions" / "validation_event.csv"),
             "annotation file not found") in [(s.item, s.reason) for s in skipped]
     (tree / "annotations" / "expected_emotions" / "train_event.csv").unlink()
     with pytest.raises(InputError, match="no NEFER annotation file"):
-        scan_nefer(cfg_for(tree))
+        scan_nefer(nefer_source(tree))
 
 
 def test_no_recordings_at_all_is_a_clear_error(tree):
     for p in (tree / "event_raw").rglob("*.raw"):
         p.unlink()
     with pytest.raises(InputError, match="no .raw recordings found"):
-        scan_nefer(cfg_for(tree))
+        scan_nefer(nefer_source(tree))
 
 
 def test_bad_box_options_are_config_errors(tree):
     with pytest.raises(ConfigError, match="face_box"):
-        scan_nefer(cfg_for(tree, face_box=[1, 2, 3]))
+        nefer_source(tree, face_box=[1, 2, 3])
     with pytest.raises(ConfigError, match="box_size"):
-        scan_nefer(cfg_for(tree, box_size=[0, 10]))
+        nefer_source(tree, box_size=[0, 10])
 
 
 # ----------------------------------------------------------------------------- reading recordings
@@ -381,30 +387,29 @@ def reference_crop(path: Path, box: list[int]) -> np.ndarray:
 
 
 def test_nefer_events_density_box(recording):
-    ev = nefer_events(spec_for(recording), cfg_for(recording.parents[2]))
+    ev = nefer_clip(spec_for(recording), nefer_source(recording.parents[2]))
     x, y, w, h = ev.meta["box"]
     assert (w, h) == (324, 324) == ev.sensor_size
     assert abs(x - TRUTH[0]) <= 3 and abs(y - TRUTH[1]) <= 3
     assert ev.meta["box_method"] == "density" and ev.meta["sensor_size"] == [1280, 720]
-    assert (ev.meta["subject"], ev.meta["label"], ev.meta["sequence"]) == ("user_01", "happiness", S1)
-    assert ev.meta["path"] == str(recording) and ev.meta["source"] == "nefer"
+    assert ev.meta["sequence"] == S1 and ev.meta["path"] == str(recording)
     assert np.array_equal(ev.array, reference_crop(recording, ev.meta["box"]))
 
 
 def test_nefer_events_two_pass_equals_one_pass(recording, monkeypatch):
-    one = nefer_events(spec_for(recording), cfg_for(recording.parents[2]))
-    monkeypatch.setattr(nefer, "KEEP_EVENTS", 1000)  # force decoding twice
-    two = nefer_events(spec_for(recording), cfg_for(recording.parents[2]))
+    one = nefer_clip(spec_for(recording), nefer_source(recording.parents[2]))
+    monkeypatch.setattr(recordings, "KEEP_EVENTS", 1000)  # force decoding twice
+    two = nefer_clip(spec_for(recording), nefer_source(recording.parents[2]))
     assert two == one and two.meta["box"] == one.meta["box"]
 
 
 def test_nefer_events_given_box(recording):
     box = [100, 50, 700, 400]
-    ev = nefer_events(spec_for(recording), cfg_for(recording.parents[2], face_box=box))
+    ev = nefer_clip(spec_for(recording), nefer_source(recording.parents[2], face_box=box))
     assert ev.meta["box"] == box and ev.meta["box_method"] == "given" and ev.sensor_size == (700, 400)
     assert np.array_equal(ev.array, reference_crop(recording, box))
     with pytest.raises(InputError, match="outside the 1280x720 sensor"):
-        nefer_events(spec_for(recording), cfg_for(recording.parents[2], face_box=[1300, 0, 10, 10]))
+        nefer_clip(spec_for(recording), nefer_source(recording.parents[2], face_box=[1300, 0, 10, 10]))
 
 
 def test_corrupt_recordings_raise_input_error_naming_the_file(recording, tmp_path):
@@ -421,7 +426,7 @@ def test_corrupt_recordings_raise_input_error_naming_the_file(recording, tmp_pat
         (tmp_path / name).write_bytes(content)
     for name in [*bad, "missing.raw"]:
         with pytest.raises(InputError) as exc:
-            nefer_events(spec_for(tmp_path / name), cfg_for(tmp_path))
+            nefer_clip(spec_for(tmp_path / name), nefer_source(tmp_path))
         assert str(tmp_path / name) in str(exc.value)
 
 
@@ -432,5 +437,5 @@ def test_empty_recording_is_an_input_error(tmp_path):
     path = tmp_path / "empty.raw"
     write_events(path, Events.empty(1280, 720))
     with pytest.raises(InputError, match="no events") as exc:
-        nefer_events(spec_for(path), cfg_for(tmp_path))
+        nefer_clip(spec_for(path), nefer_source(tmp_path))
     assert str(path) in str(exc.value)

@@ -65,15 +65,20 @@ def test_outputs_and_manifest(prepared):
 
 def test_voxel_cache_and_dataset(prepared):
     cfg, result = prepared
-    assert result.voxel_dir.name == cache_name(cfg.voxel) == "bins3_T2_16x16_rms_area"
+    assert result.voxel_dir.name == cache_name(cfg.voxel) == "voxel_grid-bins3-rms-area_T2_16x16"
     cache = VoxelCache(result.voxel_dir)
     assert cache.array.shape == (36, 2, 3, 16, 16) and cache.array.dtype == np.float16
-    # the cache row equals voxelizing the stored events directly
-    from evfer.datasets.voxel_cache import clip_grids
+    # the cache row equals voxelizing the stored events directly over the clip's frame span, then
+    # dividing by the RMS of the non-zero voxels
     from evfer.io import read_events
+    from evfer.voxel import clip_voxels
 
     r = result.records[0]
-    direct = clip_grids(read_events(result.out / r.events_path), cfg.voxel)
+    ev = read_events(result.out / r.events_path)
+    t0, t1 = ev.meta["span_us"]
+    assert t0 == 0 and t1 > ev.t_end - 40_000  # first to last frame (30 fps)
+    raw = clip_voxels(ev, 3, 2, size=(16, 16), t_start=t0, t_end=t1, resize="area")
+    direct = raw / np.sqrt(np.mean(raw[raw != 0].astype(np.float64) ** 2))
     assert np.allclose(cache[r.id].astype(np.float32), direct, atol=2e-3 * max(1, np.abs(direct).max()))
     train = [x for x in result.records if x.split == "train"]
     ds = VoxelClipDataset(cache, expand_repeats(train), ["happy", "sad", "angry", "confused", "shocked", "neutral"])
@@ -167,7 +172,7 @@ def test_label_set_ekman7_drops_contempt(prepared, tmp_path):
 
 
 def test_rms_normalisation_keeps_signs_and_zeros():
-    from evfer.datasets.voxel_cache import rms_normalize
+    from evfer.voxel import rms_normalize
 
     g = np.array([[0.0, 2.0, -1.0], [0.0, 0.5, 0.0]], np.float32)
     out = rms_normalize(g.copy())
@@ -255,15 +260,15 @@ voxel: {{bins: 2, windows: 2, size: [16, 16]}}
 
     ev = read_events(result.out / recs[0].events_path)
     assert (ev.width, ev.height) == (300, 300)  # cropped to the estimated face box
-    x, y, w, h = ev.meta["box"]
-    assert abs(x - 500) <= 8 and abs(y - 200) <= 8 and ev.meta["box_method"] != "given"
+    x, y, w, h = ev.meta["crop"]["box"]
+    assert abs(x - 500) <= 8 and abs(y - 200) <= 8 and ev.meta["crop"]["method"] == "density"
     assert result.summary["face_crop"]["methods"]
 
 
 def test_timecode_makes_no_events_after_preprocessing(tmp_path):
     """CK+'s burnt-in running timecode changes every frame; after masking it fires nothing."""
-    from evfer.config import SourceConfig
-    from evfer.datasets.ckplus import preprocess_frames
+    from evfer.datasets.ckplus import CKPlusOptions
+    from evfer.datasets.frames import preprocess_frames
     from evfer.datasets.synthetic import render_sequence
     from evfer.emulator import emulate
 
@@ -273,7 +278,7 @@ def test_timecode_makes_no_events_after_preprocessing(tmp_path):
     raw = emulate(frames, times, preset="clean", pos_thres=0.1, neg_thres=0.1)
     in_corner = (raw.y >= region[0].start) & (raw.x < region[1].stop)
     assert in_corner.sum() > 50  # the running digits do fire without the mask
-    src = SourceConfig(kind="ckplus", root="", face_crop="none", frame_size=[160, 160], blur_sigma=0)
-    masked, _ = preprocess_frames(frames, src)
+    options = CKPlusOptions(face_crop="none", frame_size=[160, 160], blur_sigma=0)
+    masked, _ = preprocess_frames(frames, options)
     ev = emulate(masked, times, preset="clean", pos_thres=0.1, neg_thres=0.1)
     assert ((ev.y >= region[0].start) & (ev.x < region[1].stop)).sum() == 0

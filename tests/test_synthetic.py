@@ -78,12 +78,11 @@ def test_written_sequences_are_the_rendered_class(tmp_path):
 
 
 def test_ckplus_reader_reads_the_set(tmp_path):
-    ckplus = pytest.importorskip("evfer.datasets.ckplus")
-    from evfer.config import SourceConfig
+    from evfer.datasets.kinds import make_source, source_config
 
     _tiny(tmp_path)
-    src = SourceConfig(kind="synthetic", root=str(tmp_path), neutral_from_onset=False)
-    specs, skipped = ckplus.scan_ckplus(src)
+    scan = make_source(source_config("ckplus", tmp_path, neutral_from_onset=False)).scan(progress=False)
+    specs, skipped = scan.specs, scan.skipped
     names = {"happy": "happiness", "sad": "sadness", "angry": "anger", "confused": "contempt",
              "shocked": "surprise", "neutral": "neutral"}
     assert not skipped
@@ -293,14 +292,13 @@ def test_cli(tmp_path, capsys):
 
 
 def test_ensure_synthetic_from_a_source_config(tmp_path):
-    from evfer.config import SourceConfig
+    from evfer.datasets.kinds import source_config
     from evfer.datasets.synthetic import ensure_synthetic
 
-    src = SourceConfig(kind="synthetic", root=str(tmp_path / "s"), identities=1, seed=2, frames=[3, 4],
-                       synth_size=[40, 32])
-    first = ensure_synthetic(src, progress=False)
+    src = source_config("synthetic", tmp_path / "s", identities=1, seed=2, frames=[3, 4], synth_size=[40, 32])
+    first = ensure_synthetic(src.root, src.options, progress=False)
     assert (first.written, first.frames_written > 0) == (6, True)
-    assert ensure_synthetic(src, progress=False).skipped == 6
+    assert ensure_synthetic(src.root, src.options, progress=False).skipped == 6
     png = next((tmp_path / "s").rglob("*.png"))
     assert cv2.imread(str(png), cv2.IMREAD_UNCHANGED).shape == (32, 40)
 

@@ -98,13 +98,13 @@ def test_predict_converts_a_sequence_exactly_like_prepare(trained):
     from evfer.datasets.manifest import read_manifest
     from evfer.io import read_events
     from evfer.training.evaluate import load_checkpoint
-    from evfer.training.predict import file_events
+    from evfer.training.predict import file_clip
 
     rec = read_manifest(run / "manifest.csv")[0]
     subject, seq = rec.id.split("-", 1)[1].split("_")
     folder = tmp / "synth" / "cohn-kanade-images" / subject / seq
     _, _, c = load_checkpoint(run / "checkpoints" / "best.ckpt")
-    made = file_events(folder, c, clip_id=rec.id)
+    made = file_clip(folder, c, clip_id=rec.id).events
     stored = read_events(tmp / "data" / rec.events_path)
     assert made == stored and len(made) == rec.event_count
 

@@ -358,22 +358,39 @@ def test_agrees_with_tonic():
 # ---------------------------------------------------------------- interface and validation
 def test_representations():
     ev = random_events(1000, 8, 6, seed=1)
-    rep = make_representation("voxel", bins=4)
-    assert isinstance(rep, VoxelGrid) and rep.channels == 4 and rep.name == "voxel-b4-norm"
-    assert rep.params() == {"kind": "voxel", "bins": 4, "normalize": True, "resize": "events"}
+    rep = make_representation("voxel_grid", bins=4, normalize="e2vid", resize="events")
+    assert isinstance(rep, VoxelGrid) and rep.channels == 4 and rep.folder_name == "voxel_grid-bins4-e2vid-events"
+    assert rep.params() == {"representation": "voxel_grid", "bins": 4, "normalize": "e2vid", "resize": "events"}
     np.testing.assert_array_equal(rep(ev), voxel_grid(ev, 4, normalize=True))
     assert rep.clip(ev, 3, size=(4, 3)).shape == (3, 4, 3, 4)
-    assert VoxelGrid(4, normalize=False, resize="area").name == "voxel-b4-area"
-    assert VoxelGrid(4) == rep and VoxelGrid(5) != rep
-    hist = make_representation("histogram")
-    assert isinstance(hist, EventHistogram) and hist.channels == 2 and hist.name == "histogram"
+    assert VoxelGrid(4).folder_name == "voxel_grid-bins4-rms-area"
+    assert VoxelGrid(4, "e2vid", "events") == rep and VoxelGrid(5, "e2vid", "events") != rep
+    raw = make_representation("voxel_grid", bins=4, normalize="none", resize="events")
+    np.testing.assert_array_equal(raw(ev), voxel_grid(ev, 4))
+    # rms: the clip divided by the RMS of its non-zero voxels (all windows together)
+    clip = raw.clip(ev, 2)
+    rms = VoxelGrid(4, "rms", "events").clip(ev, 2)
+    np.testing.assert_allclose(rms, clip / np.sqrt(np.mean(clip[clip != 0].astype(np.float64) ** 2)), rtol=1e-6)
+    hist = make_representation("histogram", normalize="none")
+    assert isinstance(hist, EventHistogram) and hist.channels == 2 and hist.folder_name == "histogram-none-area"
     np.testing.assert_array_equal(hist(ev, 0, 50_000), event_histogram(ev, t_start=0, t_end=50_000))
-    with pytest.raises(ConfigError, match="unknown representation"):
+    with pytest.raises(ConfigError, match="unknown representation 'frames'"):
         make_representation("frames")
-    with pytest.raises(ConfigError):
-        make_representation("voxel", bins=0)
-    with pytest.raises(ConfigError):
-        make_representation("voxel", colour=1)
+    with pytest.raises(ConfigError, match="voxel.bins"):
+        make_representation("voxel_grid", bins=0)
+    with pytest.raises(ConfigError, match="colour"):
+        make_representation("voxel_grid", colour=1)
+    with pytest.raises(ConfigError, match="voxel.normalize"):
+        make_representation("voxel_grid", normalize="l2")
+
+
+def test_representation_for_config_uses_only_its_own_options():
+    from evfer.config import VoxelConfig
+    from evfer.voxel import representation_for
+
+    assert representation_for(VoxelConfig(bins=3, normalize="none")) == VoxelGrid(3, "none", "area")
+    hist = representation_for(VoxelConfig(representation="histogram", bins=7))
+    assert hist == EventHistogram("rms", "area") and "bins" not in hist.params()
 
 
 def test_bad_arguments():

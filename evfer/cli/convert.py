@@ -54,7 +54,7 @@ def run(args) -> int:
 
     from ..emulator.convert import convert_sources
     from ..emulator.frames import DEFAULT_FOLDER_FPS
-    from ..emulator.params import parse_assignments
+    from ..emulator.params import EmulatorSettings, parse_assignments
     from ..errors import ConfigError
 
     crop = _ints(args.crop, 4, "--crop X,Y,W,H") if args.crop else None
@@ -66,10 +66,10 @@ def run(args) -> int:
         raise ConfigError(f"--shard {args.shard}: need 0 <= I < N")
     if args.workers < 1:
         raise ConfigError("--workers must be >= 1")
+    settings = EmulatorSettings.resolve(args.preset, parse_assignments(args.param), args.seed, args.device)
     summary = convert_sources(
-        args.sources, args.out, preset=args.preset, params=parse_assignments(args.param), fps=args.fps,
-        crop=crop, size=size, seed=args.seed, workers=args.workers, shard=(i, n),
-        overwrite=args.overwrite, progress=not args.quiet, device=args.device,
+        args.sources, args.out, settings, fps=args.fps, crop=crop, size=size, workers=args.workers,
+        shard=(i, n), overwrite=args.overwrite, progress=not args.quiet,
     )
     for src, message in summary.failed:
         print(f"evfer: error: {message}", file=sys.stderr)

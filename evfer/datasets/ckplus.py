@@ -1,4 +1,4 @@
-"""CK+ (Lucey et al. 2010) as users download it, to clip specs and then to events.
+"""CK+ (Lucey et al. 2010) as users download it: the ``ckplus`` source kind.
 
 Two layouts are recognised under ``root``:
 
@@ -9,48 +9,53 @@ Two layouts are recognised under ``root``:
 
 The subject id is ``S###``. Each sequence (neutral onset -> apex) becomes one expression clip; with
 ``neutral_from_onset`` its first ``onset_frames`` frames also become a ``neutral`` clip (CK+ has no
-neutral sequences). The same reader serves the synthetic faces, which are written in this layout.
-
-Frames to events (:func:`ckplus_events`): grey frames -> timecode mask -> one fixed face box for the
-whole sequence (Haar cascade on the first frame, with margin; centre crop when no face is found,
-logged) -> resize to ``frame_size`` (INTER_AREA) -> Gaussian blur -> DVS emulator at ``fps``.
+neutral sequences). Clips are frame clips (:mod:`evfer.datasets.frames`: timecode mask, face crop,
+resize, blur, emulator). The synthetic faces are written in this layout and read the same way.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..config import EmulatorConfig, SourceConfig
-from ..emulator.frames import IMAGE_SUFFIXES, list_images, natural_key
-from ..errors import InputError
-from ..events import Events
+from ..emulator.frames import IMAGE_SUFFIXES, natural_key
+from ..errors import ConfigError, InputError
 from .clips import ClipSpec, Skipped
+from .frames import FrameOptions, FrameSource, images_in
 from .labels import CKPLUS_CODES, normalize_original
-
-log = logging.getLogger(__name__)
+from .source import Scan
 
 _SEQ_RE = re.compile(r"(S\d{3})_(\d{3})")
 _EMOTIONS = set(CKPLUS_CODES.values())
 
-#: CK+'s burnt-in running timecode sits in the lower-left corner: (x0, y0, x1, y1) as image fractions.
-TIMECODE_REGION = (0.0, 0.86, 0.5, 1.0)
+
+@dataclass
+class CKPlusOptions(FrameOptions):
+    """Options of a ``ckplus`` source (besides the frame options)."""
+
+    neutral_from_onset: bool = True  # CK+ has no neutral sequences: a neutral clip from the onset frames
+    onset_frames: int = 4  # frames used for that neutral clip
+
+    def validate(self, path: str, given: set[str]) -> None:
+        super().validate(path, given)
+        if self.onset_frames < 2:
+            raise ConfigError(f"{path}onset_frames: must be at least 2 frames")
 
 
-def _natural_key(path: Path) -> tuple:
-    return natural_key(path.name)
+class CKPlus(FrameSource):
+    """CK+ in the official or a per-emotion layout."""
 
+    name = "ckplus"
+    Options = CKPlusOptions
+    listing_options = frozenset({"neutral_from_onset"})
 
-def _images(folder: Path) -> list[Path]:
-    """Image files in natural order (the emulator's frame listing); [] for a folder without images."""
-    try:
-        return list_images(folder)
-    except InputError:
-        return []
+    def scan(self, progress: bool = True) -> Scan:
+        specs, skipped = scan_ckplus(self.root, self.options, self.name, self.source.limit)
+        return Scan(specs, skipped)
 
 
 def _find_dir(root: Path, name: str) -> Path | None:
@@ -72,9 +77,10 @@ def parse_emotion_file(path: Path) -> str:
     return CKPLUS_CODES[int(value)]
 
 
-def scan_ckplus(cfg: SourceConfig, source: str = "ckplus") -> tuple[list[ClipSpec], list[Skipped]]:
+def scan_ckplus(root: Path, options: CKPlusOptions, source: str = "ckplus",
+                limit: int | None = None) -> tuple[list[ClipSpec], list[Skipped]]:
     """List the clips of a CK+-layout folder; unusable sequences are returned as skipped items."""
-    root = Path(cfg.root)
+    root = Path(root)
     if not root.is_dir():
         raise InputError(root, "CK+ folder not found")
     images = _find_dir(root, "cohn-kanade-images")
@@ -88,7 +94,6 @@ def scan_ckplus(cfg: SourceConfig, source: str = "ckplus") -> tuple[list[ClipSpe
                 "no CK+ layout found (expected cohn-kanade-images/ and Emotion/, "
                 "or per-emotion folders such as happy/S005_001/)",
             )
-    onset = cfg.neutral_from_onset if cfg.neutral_from_onset is not None else cfg.kind == "ckplus"
     specs: list[ClipSpec] = []
     for name, label, frames in sequences:
         subject = name.split("_")[0]
@@ -97,16 +102,16 @@ def scan_ckplus(cfg: SourceConfig, source: str = "ckplus") -> tuple[list[ClipSpe
         if n < 2:
             skipped.append(Skipped(str(frames[0].parent if frames else name), f"only {n} frame(s); need >= 2"))
             continue
-        info = {"fps": cfg.fps, "frames": [0, n]}
+        info = {"fps": options.fps, "frames": [0, n]}
         specs.append(ClipSpec(base, source, subject, label, [str(f) for f in frames], info))
-        if onset and label != "neutral":
-            k = min(cfg.onset_frames, n)
+        if options.neutral_from_onset and label != "neutral":
+            k = min(options.onset_frames, n)
             if k >= 2:
                 specs.append(ClipSpec(f"{base}-onset", source, subject, "neutral", [str(f) for f in frames[:k]],
-                                      {"fps": cfg.fps, "frames": [0, k], "onset_of": base}))
+                                      {"fps": options.fps, "frames": [0, k], "onset_of": base}))
     specs.sort(key=lambda s: s.id)
-    if cfg.limit is not None:
-        specs = specs[: cfg.limit]
+    if limit is not None:
+        specs = specs[:limit]
     return specs, skipped
 
 
@@ -116,7 +121,7 @@ def _scan_official(images: Path, emotion: Path | None):
     for subject_dir in sorted(p for p in images.iterdir() if p.is_dir()):
         for seq_dir in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
             name = f"{subject_dir.name}_{seq_dir.name}"
-            frames = _images(seq_dir)
+            frames = images_in(seq_dir)
             if not frames:
                 skipped.append(Skipped(str(seq_dir), "empty sequence (no images)"))
                 continue
@@ -149,7 +154,7 @@ def _scan_per_emotion(root: Path):
         for child in sorted(emo_dir.iterdir()):
             m = _SEQ_RE.match(child.name)
             if child.is_dir() and m:
-                groups[f"{m[1]}_{m[2]}"].extend(_images(child))
+                groups[f"{m[1]}_{m[2]}"].extend(images_in(child))
             elif child.name.startswith("."):
                 continue
             elif child.suffix.lower() in IMAGE_SUFFIXES and m:
@@ -160,96 +165,5 @@ def _scan_per_emotion(root: Path):
             if not frames:
                 skipped.append(Skipped(str(emo_dir / name), "empty sequence (no images)"))
                 continue
-            sequences.append((name, label, sorted(frames, key=_natural_key)))
+            sequences.append((name, label, sorted(frames, key=lambda f: natural_key(f.name))))
     return sequences, skipped
-
-
-# ------------------------------------------------------------------------------------- frames
-
-
-def load_frames(paths: list[str]) -> np.ndarray:
-    """Grey uint8 frames (N, H, W); InputError naming the file for unreadable or mixed-size images."""
-    import cv2
-
-    frames = []
-    for p in paths:
-        img = cv2.imread(p, cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise InputError(p, "unreadable image")
-        if frames and img.shape != frames[0].shape:
-            raise InputError(p, f"image size {img.shape[1]}x{img.shape[0]} differs from the sequence's "
-                                f"{frames[0].shape[1]}x{frames[0].shape[0]}")
-        frames.append(img)
-    return np.stack(frames)
-
-
-def mask_timecode(frames: np.ndarray, region: tuple[float, float, float, float] = TIMECODE_REGION) -> np.ndarray:
-    """Freeze the timecode corner: copy frame 0's pixels there into every frame (no change, no events)."""
-    n, h, w = frames.shape
-    x0, y0, x1, y1 = int(region[0] * w), int(region[1] * h), int(region[2] * w), int(region[3] * h)
-    out = frames.copy()
-    out[:, y0:y1, x0:x1] = frames[0, y0:y1, x0:x1]
-    return out
-
-
-def face_box(frame: np.ndarray, margin: float, mode: str = "haar") -> tuple[tuple[int, int, int, int], str]:
-    """A square crop box (x, y, w, h) in pixels for the face in ``frame``, and how it was found.
-
-    ``haar``: OpenCV's frontal-face Haar cascade, largest detection, grown by ``margin`` x size on
-    every side; falls back to ``center`` (a centred square of 0.8 x the shorter side) when no face is
-    found. ``none``: the whole frame. The box is shifted/clipped to lie inside the frame.
-    """
-    h, w = frame.shape
-    if mode == "none":
-        return (0, 0, w, h), "none"
-    if mode == "haar":
-        import cv2
-
-        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        faces = cascade.detectMultiScale(frame, scaleFactor=1.1, minNeighbors=5, minSize=(max(24, h // 8),) * 2)
-        if len(faces):
-            fx, fy, fw, fh = max(faces, key=lambda f: f[2] * f[3])
-            side = int(round(max(fw, fh) * (1 + 2 * margin)))
-            cx, cy = fx + fw / 2, fy + fh / 2
-            return _fit_square(cx, cy, side, w, h), "haar"
-    side = int(0.8 * min(h, w))
-    return _fit_square(w / 2, h / 2, side, w, h), "center"
-
-
-def _fit_square(cx: float, cy: float, side: int, w: int, h: int) -> tuple[int, int, int, int]:
-    side = max(2, min(side, w, h))
-    x = int(round(min(max(cx - side / 2, 0), w - side)))
-    y = int(round(min(max(cy - side / 2, 0), h - side)))
-    return x, y, side, side
-
-
-def preprocess_frames(frames: np.ndarray, cfg: SourceConfig) -> tuple[np.ndarray, dict]:
-    """Timecode mask, face crop, resize to ``cfg.frame_size`` and blur; returns frames and what was done."""
-    import cv2
-
-    if cfg.mask_timecode:
-        frames = mask_timecode(frames)
-    (x, y, bw, bh), how = face_box(frames[0], cfg.face_margin, cfg.face_crop)
-    if how == "center" and cfg.face_crop == "haar":
-        log.info("no face found in the first frame; using a centre crop")
-    size = (int(cfg.frame_size[0]), int(cfg.frame_size[1]))
-    out = np.empty((len(frames), size[1], size[0]), np.uint8)
-    for i, f in enumerate(frames):
-        g = cv2.resize(f[y : y + bh, x : x + bw], size, interpolation=cv2.INTER_AREA)
-        if cfg.blur_sigma > 0:
-            g = cv2.GaussianBlur(g, (0, 0), cfg.blur_sigma)
-        out[i] = g
-    return out, {"face_box": [x, y, bw, bh], "face_method": how, "frame_size": list(size)}
-
-
-def ckplus_events(spec: ClipSpec, cfg: SourceConfig, emulator: EmulatorConfig) -> Events:
-    """Events of one CK+-layout clip (see the module docstring for the steps)."""
-    from ..emulator import emulate
-
-    frames = load_frames(spec.paths)
-    frames, done = preprocess_frames(frames, cfg)
-    fps = float(spec.info.get("fps", cfg.fps))
-    times = np.round(np.arange(len(frames)) * 1e6 / fps).astype(np.int64)
-    events = emulate(frames, times, preset=emulator.preset, seed=emulator.seed, clip_id=spec.id,
-                     device=emulator.torch_device(), source=spec.paths[0], **emulator.params)
-    return events.with_meta(**done, fps=fps, n_frames=len(frames), span_us=[int(times[0]), int(times[-1])])

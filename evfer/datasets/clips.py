@@ -1,15 +1,20 @@
-"""What a dataset reader produces: clip specs (cheap, picklable) and skipped items with reasons.
+"""What the dataset stage passes around: clip specs, skipped items, and clips of events.
 
-Readers only *list* clips; turning a spec into events (emulating frames, decoding a recording) is a
-separate function run by ``prepare``'s workers, so listing a large dataset is fast and the expensive
-part is parallel and resumable.
+Readers only *list* clips (:class:`ClipSpec`: cheap, picklable); turning a spec into a
+:class:`Clip` (emulating frames, decoding a recording) is the kind's ``make_events``, run by
+``prepare``'s workers and by ``predict`` alike, so listing a large dataset is fast and the expensive
+part is parallel and resumable. A clip is stored as one events file whose metadata holds its span
+and crop (:func:`clip_meta`, :func:`read_clip`).
 """
 
 from __future__ import annotations
 
+import os
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..events import Events
 
 
 @dataclass
@@ -18,10 +23,10 @@ class ClipSpec:
 
     Attributes:
         id: unique, filesystem-safe id, e.g. ``ckplus-S005_001`` (used for the events file name).
-        source: reader kind ("ckplus", "nefer", "synthetic").
+        source: the source kind's name ("ckplus", "nefer", "synthetic", ...).
         subject: subject id (``S005``, ``user_03``): the unit of subject-disjoint splitting.
         original_label: the dataset's own label, normalised noun (``happiness``).
-        paths: frame image paths (frame sequences) or the single recording path.
+        paths: frame image paths, a video, or the single recording path (what the events are made from).
         info: reader-specific details (frame range, fps, crop box, ...), JSON-serialisable.
     """
 
@@ -39,6 +44,79 @@ class Skipped:
 
     item: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Crop:
+    """Where a clip was cut from its source: ``box`` = (x, y, w, h) in pixels of the source frames
+    (frame sources) or of the sensor (recordings); ``method`` says how it was found: haar, center
+    (no face found), none (whole frame), given (by the user), density (event density)."""
+
+    box: tuple[int, int, int, int]
+    method: str
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"box": [int(v) for v in self.box], "method": self.method}
+
+
+@dataclass
+class Clip:
+    """A clip's events, its time span [t0, t1] µs (first to last frame; for recordings first to last
+    event) and its crop. The span, not the events, defines the clip's windows."""
+
+    events: Events
+    span_us: tuple[int, int]
+    crop: Crop | None = None
+
+    @property
+    def duration_us(self) -> int:
+        return int(self.span_us[1] - self.span_us[0])
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """What a worker reports after writing a clip's events file."""
+
+    clip_id: str
+    n_events: int
+    duration_us: int
+    crop_method: str | None
+
+
+def clip_meta(clip: Clip) -> dict[str, Any]:
+    """The events-file metadata that :func:`read_clip` reads back: span and crop."""
+    meta: dict[str, Any] = {"span_us": [int(clip.span_us[0]), int(clip.span_us[1])]}
+    if clip.crop is not None:
+        meta["crop"] = clip.crop.to_meta()
+    return meta
+
+
+def crop_from_meta(meta: dict[str, Any]) -> Crop | None:
+    """The crop recorded in an events file's metadata (also the keys of files written before the
+    crop record existed: ``face_box``/``face_method`` of frame clips, ``box``/``box_method`` of
+    recordings)."""
+    if isinstance(meta.get("crop"), dict):
+        return Crop(tuple(meta["crop"]["box"]), meta["crop"]["method"])
+    for box, method in (("face_box", "face_method"), ("box", "box_method")):
+        if meta.get(method):
+            return Crop(tuple(meta.get(box) or (0, 0, 0, 0)), meta[method])
+    return None
+
+
+def span_from(events: Events) -> tuple[int, int]:
+    """The clip span stored with ``events`` (``span_us``), else its first and last event (µs)."""
+    span = events.meta.get("span_us")
+    if span:
+        return int(span[0]), int(span[1])
+    return (events.t_start or 0), (events.t_end or 0)
+
+
+def read_clip(path: str | os.PathLike) -> Clip:
+    """A prepared clip from its events file (any format evfer reads)."""
+    from ..io import read_events
+
+    events = read_events(path)
+    return Clip(events, span_from(events), crop_from_meta(events.meta))
 
 
 def clip_seed(seed: int, clip_id: str) -> int:

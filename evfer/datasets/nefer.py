@@ -21,7 +21,7 @@ says why (a guessed label would be silent label noise):
 - a user with sequences in both files → official split "test", its train-file sequences skipped.
 
 Face boxes were never released: ``face_box`` from the config, else estimated from event density
-(:mod:`evfer.datasets.facebox`) when the recording is read.
+when the recording is read (the recording path, :mod:`evfer.datasets.recordings`).
 """
 
 from __future__ import annotations
@@ -31,16 +31,14 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 from pathlib import Path
 
-import numpy as np
-
-from ..config import SourceConfig
-from ..errors import ConfigError, EvferError, InputError
-from ..events import Events
-from .clips import ClipSpec, Skipped, clip_seed
-from .facebox import FaceBox, estimate_face_box
+from ..errors import InputError
+from .clips import Clip, ClipSpec, Skipped, clip_seed
 from .labels import DEFAULT_MAP, normalize_original
+from .recordings import BoxOptions, RecordingSource
+from .source import Scan
 
 #: label set -> (folder, file pattern); ``{split}`` is "train" or "validation".
 ANNOTATION_FILES = {
@@ -51,12 +49,35 @@ ANNOTATION_FILES = {
 OFFICIAL_SPLITS = {"train": "train", "validation": "test"}
 #: Original labels a row may carry (normalised): the 7 NEFER emotions, "none", and "neutral".
 KNOWN_LABELS = frozenset(DEFAULT_MAP["six"])
-#: Density pass: recordings with at most this many events are kept in memory and decoded once;
-#: longer ones are decoded twice (density, then crop) so memory stays bounded.
-KEEP_EVENTS = 8_000_000
 
 _USER = re.compile(r"^user[ _-]?0*(\d+)$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass
+class NeferOptions(BoxOptions):
+    """Options of a ``nefer`` source (besides the face box)."""
+
+    labels: Literal["expected", "reported"] = "expected"
+    annotations: str | None = None  # folder holding expected_emotions/ and reported_emotions/
+
+
+class Nefer(RecordingSource):
+    """NEFER's recordings with the official annotation CSVs and user split."""
+
+    name = "nefer"
+    Options = NeferOptions
+    listing_options = frozenset({"labels", "annotations"})
+    path_options = frozenset({"annotations"})
+
+    def scan(self, progress: bool = True) -> Scan:
+        specs, skipped, official = scan_nefer(self.root, self.options, self.source.limit)
+        return Scan(specs, skipped, official)
+
+    def make_clip(self, spec: ClipSpec) -> Clip:
+        clip = super().make_clip(spec)
+        clip.events = clip.events.with_meta(sequence=spec.info.get("sequence"))
+        return clip
 
 
 def normalize_user(text: str) -> str | None:
@@ -66,19 +87,19 @@ def normalize_user(text: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------- annotations
-def find_annotations(cfg: SourceConfig) -> Path:
+def find_annotations(root: Path, options: NeferOptions) -> Path:
     """The folder holding ``expected_emotions/`` and/or ``reported_emotions/``.
 
-    ``cfg.annotations`` if given, else ``ROOT/annotations``, else ROOT itself. InputError naming
-    every path tried when none holds the label folder of ``cfg.labels``.
+    ``options.annotations`` if given, else ``ROOT/annotations``, else ROOT itself. InputError naming
+    every path tried when none holds the label folder of ``options.labels``.
     """
-    folder = ANNOTATION_FILES[cfg.labels][0]
-    root = Path(cfg.root)
-    tried = [Path(cfg.annotations)] if cfg.annotations else [root / "annotations", root]
+    folder = ANNOTATION_FILES[options.labels][0]
+    root = Path(root)
+    tried = [Path(options.annotations)] if options.annotations else [root / "annotations", root]
     for base in tried:
         if (base / folder).is_dir():
             return base
-    if not cfg.annotations and not root.is_dir():
+    if not options.annotations and not root.is_dir():
         raise InputError(root, "NEFER root folder not found")
     raise InputError(
         tried[0],
@@ -185,15 +206,15 @@ def find_recording(sequence: str, subject: str, index: dict[str, list[Path]]) ->
 
 
 # ------------------------------------------------------------------------------------- scanning
-def scan_nefer(cfg: SourceConfig) -> tuple[list[ClipSpec], list[Skipped], dict[str, str]]:
-    """List NEFER's clips with the label set ``cfg.labels`` ("expected" or "reported").
+def scan_nefer(root: Path, options: NeferOptions,
+               limit: int | None = None) -> tuple[list[ClipSpec], list[Skipped], dict[str, str]]:
+    """List NEFER's clips with the label set ``options.labels`` ("expected" or "reported").
 
     Returns (clip specs, skipped items with reasons, official split subject -> "train" | "test").
     A reported "None" is kept as original label "none" (the label map drops it).
     """
-    _check_box_options(cfg)
-    base = find_annotations(cfg)
-    folder, pattern = ANNOTATION_FILES[cfg.labels]
+    base = find_annotations(root, options)
+    folder, pattern = ANNOTATION_FILES[options.labels]
     skipped: list[Skipped] = []
     per_split: dict[str, dict[str, _Sequence]] = {}
     for split in OFFICIAL_SPLITS:
@@ -207,7 +228,7 @@ def scan_nefer(cfg: SourceConfig) -> tuple[list[ClipSpec], list[Skipped], dict[s
         names = pattern.format(split="{train,validation}")
         raise InputError(base / folder, f"no NEFER annotation file ({names})")
 
-    root = Path(cfg.root)
+    root = Path(root)
     if not root.is_dir():
         raise InputError(root, "NEFER root folder not found")
     rec_dir = root / "event_raw" if (root / "event_raw").is_dir() else root
@@ -250,16 +271,16 @@ def scan_nefer(cfg: SourceConfig) -> tuple[list[ClipSpec], list[Skipped], dict[s
                     info={
                         "sequence": seq_id,
                         "official_split": OFFICIAL_SPLITS[split],
-                        "face_box": list(cfg.face_box) if cfg.face_box else None,
-                        "labels": cfg.labels,
+                        "face_box": list(options.face_box) if options.face_box else None,
+                        "labels": options.labels,
                         "frames": seq.rows,
                     },
                 )
             )
     specs.sort(key=lambda s: s.id)
-    if cfg.limit is not None and len(specs) > cfg.limit:
+    if limit is not None and len(specs) > limit:
         # a pseudo-random but fixed subset, spread over users and labels (not the first user's clips)
-        chosen = sorted(specs, key=lambda s: clip_seed(0, s.id))[: max(cfg.limit, 0)]
+        chosen = sorted(specs, key=lambda s: clip_seed(0, s.id))[: max(limit, 0)]
         specs = sorted(chosen, key=lambda s: s.id)
     return specs, skipped, official
 
@@ -276,104 +297,3 @@ def _sequence_problem(seq: _Sequence, in_both: bool) -> str | None:
 
 def _votes(c: Counter) -> str:
     return ", ".join(f"{k} x{n}" for k, n in c.most_common())
-
-
-def _check_box_options(cfg: SourceConfig) -> None:
-    if cfg.face_box is not None and (len(cfg.face_box) != 4 or cfg.face_box[2] <= 0 or cfg.face_box[3] <= 0):
-        raise ConfigError(f"face_box: need [x, y, w, h] with w, h > 0 (got {cfg.face_box})")
-    if cfg.box_size is not None and (len(cfg.box_size) != 2 or min(cfg.box_size) <= 0):
-        raise ConfigError(f"box_size: need [w, h] > 0 (got {cfg.box_size})")
-
-
-# ------------------------------------------------------------------------------------- events
-def crop_recording(path: str, cfg: SourceConfig) -> Events:
-    """A recording's events cropped to the face box (sensor size = box size; t in µs as in the file).
-
-    The box is ``cfg.face_box`` if set, else estimated from event density over the whole recording
-    (``cfg.box_size``). Metadata: box [x, y, w, h], box_method, path, sensor_size. A corrupt or empty
-    recording, or a box holding no events, raises InputError naming the file.
-    """
-    _check_box_options(cfg)
-    try:
-        box, events = _crop_recording(path, cfg)
-    except (EvferError, KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
-        raise
-    except BaseException as exc:  # noqa: BLE001 - decoder panics (pyo3) are BaseExceptions
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        raise InputError(path, f"cannot read NEFER recording: {message}") from None
-    if not len(events):
-        raise InputError(path, f"no events inside the face box {box.as_list()} ({box.method})")
-    return events.with_meta(box=box.as_list(), box_method=box.method, path=str(path))
-
-
-def nefer_events(spec: ClipSpec, cfg: SourceConfig) -> Events:
-    """The clip's events cropped to the face box (see :func:`crop_recording`), with metadata
-    subject, label and sequence added."""
-    path = spec.paths[0]
-    events = crop_recording(path, cfg)
-    return events.with_meta(
-        source="nefer",
-        subject=spec.subject,
-        label=spec.original_label,
-        sequence=spec.info.get("sequence"),
-    )
-
-
-def _crop_recording(path: str, cfg: SourceConfig) -> tuple[FaceBox, Events]:
-    chunks = _chunks(path)
-    first = next(chunks, None)
-    if first is None:
-        raise InputError(path, "recording holds no events")
-    width, height = first.width, first.height
-    total = 0
-    kept: list[Events] | None = []  # chunks held for the crop, None once over KEEP_EVENTS
-
-    def counted():
-        nonlocal total, kept
-        for c in _chain(first, chunks):
-            total += len(c)
-            if kept is not None:
-                kept.append(c)
-                if total > KEEP_EVENTS:
-                    kept = None
-            yield c
-
-    if cfg.face_box is not None:
-        x, y, w, h = (int(v) for v in cfg.face_box)
-        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-            raise InputError(path, f"face_box {cfg.face_box} lies outside the {width}x{height} sensor")
-        box = FaceBox(x, y, w, h, "given")
-        kept = None
-        parts = [c.crop(x, y, w, h) for c in counted()]
-    else:
-        box = estimate_face_box(counted(), width, height, cfg.box_size)
-        source = kept if kept is not None else _chunks(path)  # long recording: decode a second time
-        parts = [c.crop(box.x, box.y, box.w, box.h) for c in source]
-    if total == 0:
-        raise InputError(path, "recording holds no events")
-    return box, _join(parts, box, width, height)
-
-
-def _join(parts: list[Events], box: FaceBox, width: int, height: int) -> Events:
-    """One Events of the cropped chunks (already checked and time-ordered by the reader)."""
-    arrays = [p.array for p in parts if len(p)]
-    if not arrays:
-        return Events.empty(box.w, box.h, {"sensor_size": [width, height]})
-    array = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-    return Events(array, box.w, box.h, {**parts[0].meta, "sensor_size": [width, height]}, check=False)
-
-
-def _chain(first: Events, rest):
-    yield first
-    yield from rest
-
-
-def _chunks(path: str):
-    """The recording as time-ordered Events chunks (streaming when evfer.io offers it)."""
-    from .. import io as evio
-
-    iter_events = getattr(evio, "iter_events", None)
-    if iter_events is None:
-        yield evio.read_events(path)
-    else:
-        yield from iter_events(path)

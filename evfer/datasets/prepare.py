@@ -13,25 +13,23 @@ Re-running resumes: clips whose events file exists are not recomputed.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import hashlib
-import json
 import logging
-import multiprocessing as mp
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ..atomic import write_json_atomic, write_text_atomic
-from ..config import Config, SourceConfig, dump_yaml, to_dict
+from ..config import Config, dump_yaml
 from ..errors import EvferError
 from .balance import balance, class_counts
-from .clips import ClipSpec, Skipped
+from ..jobs import run_jobs
+from .clips import ClipResult, ClipSpec, Skipped, clip_meta, crop_from_meta
+from .kinds import make_source, resolve_data
 from .labels import LabelMap
 from .manifest import ClipRecord, count_table, write_manifest
+from .source import SourceKind
 from .splits import apply_split, kfold_split, official_split, subject_split
 
 log = logging.getLogger(__name__)
@@ -48,91 +46,34 @@ class PrepareResult:
     counts_before: dict = field(default_factory=dict)
 
 
-# ------------------------------------------------------------------------------------- listing
-
-
-def scan_source(src: SourceConfig, progress: bool = True) -> tuple[list[ClipSpec], list[Skipped], dict[str, str]]:
-    """Clip specs, skipped items and (NEFER only) the official subject split of one source."""
-    if src.kind == "ckplus":
-        from .ckplus import scan_ckplus
-
-        specs, skipped = scan_ckplus(src)
-        return specs, skipped, {}
-    if src.kind == "synthetic":
-        from .ckplus import scan_ckplus
-        from .synthetic import ensure_synthetic
-
-        ensure_synthetic(src, progress=progress)
-        specs, skipped = scan_ckplus(src, source="synthetic")
-        return specs, skipped, {}
-    if src.kind == "nefer":
-        from .nefer import scan_nefer
-
-        return scan_nefer(src)
-    raise EvferError(f"unknown source kind {src.kind!r}")  # pragma: no cover (config validates)
-
-
-def make_events(spec: ClipSpec, src: SourceConfig, cfg: Config):
-    """The events of one clip (runs in a worker)."""
-    if src.kind in ("ckplus", "synthetic"):
-        from .ckplus import ckplus_events
-
-        events = ckplus_events(spec, src, cfg.emulator)
-    else:
-        from .nefer import nefer_events
-
-        events = nefer_events(spec, src)
-    if cfg.data.denoise.window_us > 0:
-        from ..filters import background_activity_filter
-
-        n0 = len(events)
-        events = background_activity_filter(events, cfg.data.denoise.window_us, cfg.data.denoise.radius)
-        events = events.with_meta(denoise_kept=len(events), denoise_input=n0)
-    return events
-
-
 NO_EVENTS = "no events (nothing changed by more than the emulator threshold); left out"
 
-#: source options that do not change a clip's events (labels, listing, selection)
-_NOT_EVENT_KEYS = {"root", "limit", "labels", "annotations", "neutral_from_onset"}
+
+@dataclass(frozen=True)
+class ClipJob:
+    """One clip to make: its kind object, spec, events file and fingerprint (picklable)."""
+
+    kind: SourceKind
+    spec: ClipSpec
+    path: str
+    key: str
 
 
-def events_key(spec: ClipSpec, src: SourceConfig, cfg: Config) -> str:
-    """Fingerprint of everything that determines a clip's events: its input files, the source's
-    preprocessing options, the emulator (frame sources) and the event filter. Stored in the events
-    file; a different key on a re-run means the clip is recomputed."""
-    settings = {k: v for k, v in to_dict(src).items() if k not in _NOT_EVENT_KEYS}
-    recipe = {"paths": spec.paths, "source": settings, "denoise": to_dict(cfg.data.denoise)}
-    if src.kind in ("ckplus", "synthetic"):
-        recipe["emulator"] = {k: v for k, v in to_dict(cfg.emulator).items() if k != "device"}
-    return hashlib.sha1(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _events_job(spec: ClipSpec, src: SourceConfig, cfg: Config, path: str, key: str) -> tuple[str, int, int, str, dict]:
-    """Worker: make and write one clip's events. Returns (id, count, duration_us, error or "", info)."""
+def write_clip(job: ClipJob) -> ClipResult:
+    """Worker: make one clip's events (the kind's :meth:`~SourceKind.clip`) and write its events file."""
     from ..io import write_events
 
-    try:
-        events = make_events(spec, src, cfg)
-        span = events.meta.get("span_us")
-        duration = int(span[1] - span[0]) if span else events.duration
-        meta = {k: v for k, v in events.meta.items()}
-        meta.update(clip_id=spec.id, source=spec.source, subject=spec.subject, original_label=spec.original_label,
-                    events_key=key)
-        write_events(path, events, **meta)
-        info = {k: meta[k] for k in ("face_method", "box_method") if k in meta}
-        return spec.id, len(events), duration, "", info
-    except EvferError as exc:
-        return spec.id, 0, 0, str(exc), {}
-    except Exception as exc:  # a bug or an unexpected file problem: report it with the clip, keep going
-        return spec.id, 0, 0, f"{spec.paths[0] if spec.paths else spec.id}: {type(exc).__name__}: {exc}", {}
+    spec = job.spec
+    clip = job.kind.clip(spec)
+    meta = {**clip.events.meta, **clip_meta(clip)}
+    meta.update(clip_id=spec.id, source=spec.source, subject=spec.subject, original_label=spec.original_label,
+                events_key=job.key)
+    write_events(job.path, clip.events, **meta)
+    return ClipResult(spec.id, len(clip.events), clip.duration_us, clip.crop.method if clip.crop else None)
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def _job_label(job: ClipJob) -> str:
+    return job.spec.paths[0] if job.spec.paths else job.spec.id
 
 
 # ------------------------------------------------------------------------------------- main
@@ -143,19 +84,21 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     data = cfg.data
     if not data.sources:
         raise EvferError("data.sources is empty: add at least one {kind: ckplus|nefer|synthetic, root: PATH}")
+    context = resolve_data(cfg)
     out = Path(data.out)
     out.mkdir(parents=True, exist_ok=True)
     labels = LabelMap(data.label_set, data.label_map)
 
-    jobs: list[tuple[ClipSpec, SourceConfig]] = []
+    jobs: list[tuple[ClipSpec, SourceKind]] = []
     skipped: list[Skipped] = []
     official: dict[str, str] = {}
     seen_ids: set[str] = set()
     for src in data.sources:
-        specs, skip, off = scan_source(src, progress)
-        skipped += skip
-        official.update({f"{src.kind}:{subject}": split for subject, split in off.items()})
-        for spec in specs:
+        kind = make_source(src, context)
+        scan = kind.scan(progress)
+        skipped += scan.skipped
+        official.update({f"{src.kind}:{subject}": split for subject, split in scan.official.items()})
+        for spec in scan.specs:
             label = labels(spec.original_label)
             if label is None:
                 why = "not in the label table" if spec.original_label not in labels.table else "dropped by the label table"
@@ -166,9 +109,9 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
                 continue
             seen_ids.add(spec.id)
             spec.info["label"] = label
-            jobs.append((spec, src))
+            jobs.append((spec, kind))
 
-    records, crops = _make_all_events(jobs, cfg, out, skipped, progress)
+    records, crops = _make_all_events(jobs, data.workers, out, skipped, progress)
     if not records:
         reasons = Counter(s.reason.split(" (")[0] for s in skipped).most_common(3)
         raise EvferError(f"no usable clip in {', '.join(s.root for s in data.sources)} "
@@ -193,16 +136,17 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     return PrepareResult(out, records, skipped, summary, voxel_dir, labels, before)
 
 
-def _make_all_events(jobs, cfg: Config, out: Path, skipped: list[Skipped], progress: bool):
+def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out: Path, skipped: list[Skipped],
+                     progress: bool):
     """Make (or reuse) every clip's events file; returns (records, face-crop report)."""
     from ..io import probe
 
     records: dict[str, ClipRecord] = {}
     methods: dict[str, str] = {}
-    todo = []
-    for spec, src in jobs:
+    todo: list[ClipJob] = []
+    for spec, kind in jobs:
         rel = Path("events") / spec.source / f"{spec.id}.h5"
-        key = events_key(spec, src, cfg)
+        key = kind.events_key(spec)
         # subjects are qualified by their source: CK+'s S005 and a synthetic S005 are different people
         rec = ClipRecord(spec.id, spec.source, f"{spec.source}:{spec.subject}", spec.original_label,
                          spec.info["label"], str(rel), events_key=key)
@@ -211,59 +155,43 @@ def _make_all_events(jobs, cfg: Config, out: Path, skipped: list[Skipped], progr
         if path.exists():  # resume: atomic writes mean an existing file is complete
             try:
                 info = probe(path)
-                meta = info.get("meta") or {}
-                if meta.get("events_key") == key:
-                    rec.event_count = int(info["count"])
+                if info.meta.get("events_key") == key:
+                    rec.event_count = info.n_events
                     if rec.event_count == 0:
                         skipped.append(Skipped(spec.id, NO_EVENTS))
                         del records[spec.id]
                         continue
-                    span = meta.get("span_us")
-                    rec.duration_us = int(span[1] - span[0]) if span else int(info["duration_us"])
-                    method = meta.get("face_method") or meta.get("box_method")
-                    if method:
-                        methods[spec.id] = method
+                    span = info.meta.get("span_us")
+                    rec.duration_us = int(span[1] - span[0]) if span else info.duration_us
+                    crop = crop_from_meta(info.meta)
+                    if crop is not None:
+                        methods[spec.id] = crop.method
                     continue
                 log.info("%s: made with other settings; recomputing", path)
             except EvferError:
                 pass
             path.unlink()
-        todo.append((spec, src, str(path), key))
+        todo.append(ClipJob(kind, spec, str(path), key))
 
     failed: set[str] = set()
-    bar = tqdm(total=len(todo), desc="events", unit="clip", disable=not progress or not todo)
-    workers = max(1, int(cfg.data.workers))
-    if workers == 1 or len(todo) <= 1:
-        results = (_events_job(spec, src, cfg, path, key) for spec, src, path, key in todo)
-        _collect(results, records, skipped, failed, methods, bar)
-    else:
-        ctx = mp.get_context("spawn")
-        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-            futures = [pool.submit(_events_job, spec, src, cfg, path, key) for spec, src, path, key in todo]
-            _collect((f.result() for f in cf.as_completed(futures)), records, skipped, failed, methods, bar)
-    bar.close()
+    for result in run_jobs(write_clip, todo, workers=max(1, int(workers)), desc="events", unit="clip",
+                           progress=progress, label=_job_label):
+        clip_id = result.item.spec.id
+        error = result.error or (NO_EVENTS if result.value.n_events == 0 else None)
+        if error:
+            skipped.append(Skipped(clip_id, error))
+            failed.add(clip_id)
+            continue
+        records[clip_id].event_count = result.value.n_events
+        records[clip_id].duration_us = result.value.duration_us
+        if result.value.crop_method:
+            methods[clip_id] = result.value.crop_method
     kept = [r for r in sorted(records.values(), key=lambda r: r.id) if r.id not in failed]
     fallback = sorted(cid for cid, m in methods.items() if m == "center")
     if fallback:
         log.warning("no face found in %d clip(s); centre crop used (listed in summary.json)", len(fallback))
     crops = {"methods": dict(Counter(methods[r.id] for r in kept if r.id in methods)), "center_fallback": fallback}
     return kept, crops
-
-
-def _collect(results, records, skipped, failed, methods, bar) -> None:
-    for clip_id, count, duration, error, info in results:
-        bar.update(1)
-        if not error and count == 0:
-            error = NO_EVENTS
-        if error:
-            skipped.append(Skipped(clip_id, error))
-            failed.add(clip_id)
-            continue
-        records[clip_id].event_count = count
-        records[clip_id].duration_us = duration
-        method = info.get("face_method") or info.get("box_method")
-        if method:
-            methods[clip_id] = method
 
 
 def assign_split(records: list[ClipRecord], cfg: Config, official: dict[str, str]) -> None:

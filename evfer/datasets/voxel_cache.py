@@ -1,12 +1,13 @@
-"""The voxel cache: every clip's (T, bins, H, W) voxel grids in one float16 memory-mapped array.
+"""The voxel cache: every clip's (T, C, H, W) planes in one float16 memory-mapped array, made by the
+representation the config selects (:func:`evfer.voxel.representation_for`).
 
-Folder ``<data.out>/voxels/<name>/``, the name spelling out the parameters
-(``bins10_T6_112x112_norm``), so a change of parameters builds a new cache beside the old one and
-going back reuses it. Inside::
+Folder ``<data.out>/voxels/<name>/``, the name spelling out the representation and its parameters
+(``voxel_grid-bins10-rms-area_T6_112x112``), so a change of parameters builds a new cache beside the
+old one and going back reuses it. Inside::
 
-    voxels.npy    float16 (N, T, bins, H, W), np.load(..., mmap_mode="r")
+    voxels.npy    float16 (N, T, C, H, W), np.load(..., mmap_mode="r")
     ids.txt       the N clip ids, row order
-    params.json   the parameters, the representation's definition and each clip's events key
+    params.json   the representation's parameters, T, size and each clip's events key
 
 The folder is built under a temporary name and renamed when complete, so an existing folder is
 always whole. It is reused when its clips and their events keys (the fingerprint of the settings
@@ -25,44 +26,35 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import VoxelConfig
+from ..voxel import Representation, representation_for
+from .clips import Clip, read_clip
 from .manifest import ClipRecord
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 def cache_name(vox: VoxelConfig) -> str:
+    """The cache folder's name for the ``voxel:`` settings."""
     w, h = vox.size
-    return f"bins{vox.bins}_T{vox.windows}_{w}x{h}_{vox.normalize}_{vox.resize}"
+    return f"{representation_for(vox).folder_name}_T{vox.windows}_{w}x{h}"
 
 
-def rms_normalize(grids: np.ndarray) -> np.ndarray:
-    """Divide by the RMS of the non-zero voxels (in place; all-zero input stays zero)."""
-    nz = grids[grids != 0]
-    if nz.size:
-        grids /= np.sqrt(np.mean(np.square(nz, dtype=np.float64)))
-    return grids
-
-
-def clip_grids(events, vox: VoxelConfig) -> np.ndarray:
-    """(T, bins, H, W) float32 voxel grids of one clip over its span (meta ``span_us`` if present)."""
-    from ..voxel import clip_voxels
-
-    span = events.meta.get("span_us")
-    t0, t1 = (int(span[0]), int(span[1])) if span else (None, None)
-    grids = clip_voxels(events, vox.bins, vox.windows, size=(int(vox.size[0]), int(vox.size[1])),
-                        t_start=t0, t_end=t1, normalize=vox.normalize == "e2vid", resize=vox.resize)
-    return rms_normalize(grids) if vox.normalize == "rms" else grids
+def clip_planes(clip: Clip, vox: VoxelConfig, representation: Representation | None = None) -> np.ndarray:
+    """(T, C, H, W) float32 planes of one clip over its span, as the cache stores them (before the
+    float16 cast)."""
+    rep = representation or representation_for(vox)
+    return rep.clip(clip.events, vox.windows, size=(int(vox.size[0]), int(vox.size[1])),
+                    t_start=clip.span_us[0], t_end=clip.span_us[1])
 
 
 def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *, workers: int = 1,
                       progress: bool = True) -> Path:
     """Build (or reuse) the cache for ``records``; returns its folder."""
-    from ..io import read_events
-
     import concurrent.futures as cf
 
     from ..voxel import get_threads, set_threads
 
+    rep = representation_for(vox)
     out = Path(out)
     final = out / "voxels" / cache_name(vox)
     ids = sorted(r.id for r in records)
@@ -78,15 +70,13 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
             old_ids, old_keys = [], {}
         if old_ids == ids and old_keys == keys:
             return final
-    params = {"bins": vox.bins, "windows": vox.windows, "size": list(vox.size), "normalize": vox.normalize,
-              "resize": vox.resize,
-              "representation": "voxel_grid (Zhu et al. 2019): bilinear in time, polarity-signed; "
-                                "T equal windows over the clip span", "events_keys": keys}
+    params = {**rep.params(), "windows": vox.windows, "size": list(vox.size), "channels": rep.channels,
+              "events_keys": keys}
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     w, h = vox.size
-    shape = (len(ids), vox.windows, vox.bins, h, w)
+    shape = (len(ids), vox.windows, rep.channels, h, w)
     arr = np.lib.format.open_memmap(tmp / "voxels.npy", mode="w+", dtype=np.float16, shape=shape)
     old = np.load(final / "voxels.npy", mmap_mode="r") if old_ids else None
     old_row = {cid: i for i, cid in enumerate(old_ids) if old_keys.get(cid) == keys[cid]}
@@ -96,8 +86,8 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
         if old is not None and cid in old_row:
             arr[row] = old[old_row[cid]]
         else:
-            grids = clip_grids(read_events(out / by_id[cid].events_path), vox)
-            arr[row] = np.clip(grids, -FLOAT16_MAX, FLOAT16_MAX)
+            planes = clip_planes(read_clip(out / by_id[cid].events_path), vox, rep)
+            arr[row] = np.clip(planes, -FLOAT16_MAX, FLOAT16_MAX)
 
     threads = get_threads()
     try:
@@ -122,7 +112,7 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
 
 
 class VoxelCache:
-    """Read access to a cache folder: ``cache[clip_id] -> float16 array (T, bins, H, W)``."""
+    """Read access to a cache folder: ``cache[clip_id] -> float16 array (T, C, H, W)``."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
@@ -152,7 +142,7 @@ def expand_repeats(records: list[ClipRecord]) -> list[ClipRecord]:
 
 
 class VoxelClipDataset:
-    """Torch dataset over a voxel cache: item i -> (float32 tensor (T, bins, H, W), class index).
+    """Torch dataset over a voxel cache: item i -> (float32 tensor (T, C, H, W), class index).
 
     ``records`` are the clips to serve (one split; pass :func:`expand_repeats` output for balanced
     training). ``transform`` (training augmentation) receives and returns a float32 tensor.

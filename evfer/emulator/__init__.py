@@ -5,16 +5,18 @@
 - :func:`read_frames` / :func:`iter_frames` — video file or image folder -> luma frames + µs times.
 - :func:`convert_file` / :func:`convert_sources` — sources -> one HDF5 event file each
   (``evfer convert``).
-- :data:`PRESETS`, :class:`EmulatorParams`, :func:`resolve_params` — the parameters.
+- :data:`PRESETS`, :class:`EmulatorParams`, :func:`resolve_params` — the parameters;
+  :class:`EmulatorSettings` — parameters + preset + seed, resolved once per run.
 """
 
 from .frames import DEFAULT_FOLDER_FPS, iter_frames, read_frames, to_luma
-from .model import Emulator, emulate, lin_log
-from .params import PARAM_NAMES, PRESETS, EmulatorParams, resolve_params
+from .model import Emulator, emulate, lin_log, resolve_device
+from .params import PARAM_NAMES, PRESETS, EmulatorParams, EmulatorSettings, resolve_params
 
 __all__ = [
     "emulate", "Emulator", "lin_log", "read_frames", "iter_frames", "to_luma", "DEFAULT_FOLDER_FPS",
-    "PRESETS", "PARAM_NAMES", "EmulatorParams", "resolve_params", "convert_file", "convert_sources",
+    "PRESETS", "PARAM_NAMES", "EmulatorParams", "EmulatorSettings", "resolve_params", "resolve_device",
+    "convert_file", "convert_sources",
 ]
 
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import EvferError, InputError
+from ..fingerprint import fingerprint
+from .params import EmulatorSettings
 
 OUTPUT_SUFFIX = ".h5"
 
@@ -83,40 +84,37 @@ def select_shard(jobs: list[Job], shard: tuple[int, int]) -> list[Job]:
     return [j for k, j in enumerate(jobs) if k % n == i]
 
 
-def settings_of(preset: str, params: dict[str, Any] | None, seed: int, fps: float | None,
-                crop: tuple[int, int, int, int] | None, size: tuple[int, int] | None) -> dict[str, Any]:
-    """The conversion settings stored with each output (and compared on resume)."""
-    from .params import resolve_params
-
+def settings_of(settings: EmulatorSettings, fps: float | None, crop: tuple[int, int, int, int] | None,
+                size: tuple[int, int] | None) -> dict[str, Any]:
+    """The conversion settings stored with each output; their fingerprint decides resume."""
     return {
-        "emulator": resolve_params(preset, **(params or {})).to_dict(),
-        "preset": preset,
-        "seed": int(seed),
+        "emulator": settings.params.to_dict(),
+        "preset": settings.preset,
+        "seed": int(settings.seed),
         "fps": None if fps is None else float(fps),
         "crop": None if crop is None else [int(v) for v in crop],
         "size": None if size is None else [int(v) for v in size],
     }
 
 
-def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, preset: str = "clean",
-                 params: dict[str, Any] | None = None, fps: float | None = None,
-                 crop: tuple[int, int, int, int] | None = None, size: tuple[int, int] | None = None,
-                 seed: int = 0, clip_id: str | None = None, device: Any = None,
+def convert_file(src: str | os.PathLike, dst: str | os.PathLike, settings: EmulatorSettings | None = None, *,
+                 fps: float | None = None, crop: tuple[int, int, int, int] | None = None,
+                 size: tuple[int, int] | None = None, clip_id: str | None = None,
                  chunk_frames: int = 64) -> Path:
     """Emulate one video file or image folder and write its events to ``dst`` (HDF5 store, atomic).
 
-    Frames are read in chunks of ``chunk_frames`` (bounded memory for long videos). ``clip_id``
-    (default: the source's name) seeds the clip. Metadata: source, fps, frame count and time span,
-    crop/size, the resolved emulator parameters and the conversion settings.
+    ``settings``: the resolved emulator settings (default: the clean preset, seed 0). Frames are read
+    in chunks of ``chunk_frames`` (bounded memory for long videos). ``clip_id`` (default: the
+    source's name) seeds the clip. Metadata: source, fps, frame count and time span, crop/size, the
+    resolved emulator parameters and the conversion settings.
     """
     from ..io import write_events
     from .frames import iter_frames, source_fps
     from .model import Emulator
-    from .params import resolve_params
 
+    settings = settings or EmulatorSettings.resolve()
     src, dst = Path(src), Path(dst)
     clip_id = clip_id if clip_id is not None else (src.stem if src.is_file() else src.name)
-    p = resolve_params(preset, **(params or {}))
     rate = source_fps(src, fps)
     emu = None
     parts: list = []
@@ -124,8 +122,8 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, preset: str 
     t_first = t_last = None
     for frames, times in iter_frames(src, fps=rate, crop=crop, size=size, chunk=chunk_frames):
         if emu is None:
-            emu = Emulator(frames.shape[1], frames.shape[2], p, preset=preset, seed=seed, clip_id=clip_id,
-                           device=device)
+            emu = Emulator(frames.shape[1], frames.shape[2], settings.params, preset=settings.preset,
+                           seed=settings.seed, clip_id=clip_id, device=settings.device)
             t_first = int(times[0])
         parts += emu.feed_arrays(frames, times)
         n += len(frames)
@@ -133,91 +131,71 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, preset: str 
     if emu is None or n < 2:
         raise InputError(src, f"need at least 2 frames to make events, got {n}")
     events = emu.assemble(parts)
-    settings = settings_of(preset, params, seed, fps, crop, size)
+    stored = settings_of(settings, fps, crop, size)
     return write_events(dst, events, source=str(src), fps=rate, n_frames=n, span_us=[t_first, t_last],
-                        crop=settings["crop"], size=settings["size"], convert_settings=settings)
+                        crop=stored["crop"], size=stored["size"], convert_settings=stored)
 
 
-def _done(job: Job, settings: dict[str, Any]) -> bool:
-    """True if ``job.dst`` exists and was made with ``settings``; InputError if with others."""
+def _done(job: Job, key: str) -> bool:
+    """True if ``job.dst`` exists and was made with the settings of fingerprint ``key``; InputError if
+    with others."""
     if not job.dst.exists():
         return False
     from ..io import probe
 
     stored = probe(job.dst).meta.get("convert_settings")
-    if stored != settings:
+    if fingerprint(stored) != key:
         raise InputError(job.dst, "exists but was made with other settings (different preset, parameters, "
                          "seed, fps, crop or size); pass --overwrite to redo it")
     return True
 
 
-def _run_job(job: Job, kwargs: dict[str, Any]) -> tuple[Job, str | None]:
-    try:
-        convert_file(job.src, job.dst, clip_id=job.name, **kwargs)
-        return job, None
-    except EvferError as exc:
-        return job, str(exc)
-    except Exception as exc:  # report, do not kill the batch
-        return job, f"{job.src}: internal error: {type(exc).__name__}: {exc}"
+@dataclass(frozen=True)
+class _Convert:
+    """The work of one job (picklable for the worker processes)."""
+
+    settings: EmulatorSettings
+    fps: float | None
+    crop: tuple[int, int, int, int] | None
+    size: tuple[int, int] | None
+
+    def __call__(self, job: Job) -> Path:
+        return convert_file(job.src, job.dst, self.settings, fps=self.fps, crop=self.crop, size=self.size,
+                            clip_id=job.name)
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)  # parallelism comes from the workers
-
-
-def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike, *, preset: str = "clean",
-                    params: dict[str, Any] | None = None, fps: float | None = None,
+def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike,
+                    settings: EmulatorSettings | None = None, *, fps: float | None = None,
                     crop: tuple[int, int, int, int] | None = None, size: tuple[int, int] | None = None,
-                    seed: int = 0, workers: int = 1, shard: tuple[int, int] = (0, 1), overwrite: bool = False,
-                    progress: bool = True, device: Any = None) -> Summary:
-    """Convert many sources (see the module docstring); errors of single sources are collected in
-    :attr:`Summary.failed`, not raised."""
-    from tqdm import tqdm
+                    workers: int = 1, shard: tuple[int, int] = (0, 1), overwrite: bool = False,
+                    progress: bool = True) -> Summary:
+    """Convert many sources (see the module docstring) with the resolved ``settings``; errors of single
+    sources are collected in :attr:`Summary.failed`, not raised."""
+    from ..jobs import run_jobs
+    from .model import resolve_device
 
-    from .model import _device
-    from .params import resolve_params
-
-    resolve_params(preset, **(params or {}))  # bad parameters or device: fail before any work
-    _device(device)
+    settings = settings or EmulatorSettings.resolve()
+    resolve_device(settings.device)  # an unusable device: fail before any work
     jobs = select_shard(plan_jobs(sources, out), shard)
-    settings = settings_of(preset, params, seed, fps, crop, size)
+    key = fingerprint(settings_of(settings, fps, crop, size))
     summary = Summary(total_jobs=len(jobs))
     todo = []
     for job in jobs:
         try:
-            if not overwrite and _done(job, settings):
+            if not overwrite and _done(job, key):
                 summary.skipped.append(job.dst)
                 continue
         except EvferError as exc:
             summary.failed.append((job.src, str(exc)))
             continue
         todo.append(job)
-    kwargs = dict(preset=preset, params=params, fps=fps, crop=crop, size=size, seed=seed, device=device)
-    bar = tqdm(total=len(todo), unit="clip", desc="convert", disable=not progress or not todo)
-    try:
-        if workers <= 1 or len(todo) <= 1:
-            results = (_run_job(job, kwargs) for job in todo)
-            _collect(results, summary, bar)
+    work = _Convert(settings, fps, crop, size)
+    for result in run_jobs(work, todo, workers=workers, desc="convert", unit="clip", progress=progress,
+                           label=lambda job: str(job.src)):
+        if result.ok:
+            summary.converted.append(result.item.dst)
         else:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                     initializer=_init_worker) as pool:
-                futures = [pool.submit(_run_job, job, kwargs) for job in todo]
-                _collect((f.result() for f in as_completed(futures)), summary, bar)
-    finally:
-        bar.close()
+            summary.failed.append((result.item.src, result.error))
     summary.converted.sort()
     summary.failed.sort()
     return summary
-
-
-def _collect(results, summary: Summary, bar) -> None:
-    for job, error in results:
-        if error is None:
-            summary.converted.append(job.dst)
-        else:
-            summary.failed.append((job.src, error))
-        bar.update(1)

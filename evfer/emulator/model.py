@@ -52,7 +52,7 @@ from ..events import Events
 from . import timing
 from .assemble import order_step, pack, signal_events, to_event_array
 from .draws import RandomDraws
-from .params import EmulatorParams, resolve_params
+from .params import EmulatorParams, EmulatorSettings, resolve_params
 
 LINLOG_ROUNDING = 1e8
 REFRACTORY_TIE_US = 1e-6  # see Emulator._init
@@ -76,7 +76,7 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(old)
 
 
-def _device(device: Any) -> torch.device:
+def resolve_device(device: Any) -> torch.device:
     """A usable torch device (default CPU); ConfigError for an unknown or unavailable one."""
     try:
         dev = torch.device(device if device is not None else "cpu")
@@ -174,7 +174,7 @@ class Emulator:
             self.params = params.replace(**overrides)
         self.preset = preset
         self.height, self.width = int(height), int(width)
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.seed, self.clip_id = int(seed), str(clip_id)
         self.draws = RandomDraws(self.params, self.height, self.width, self.seed, self.clip_id)
         self.force_dense = dense
@@ -520,9 +520,10 @@ class Emulator:
         return timing.emit(tau, lo, hi), code, pix
 
 
-def emulate(frames: Any, timestamps_us: Any, *, preset: str = "clean", seed: int = 0, device: Any = None,
-            clip_id: str = "", colour_order: str = "rgb", intensity_max: float | None = None,
-            chunk_frames: int = 32, source: str | None = None, **params: Any) -> Events:
+def emulate(frames: Any, timestamps_us: Any, settings: EmulatorSettings | None = None, *, preset: str = "clean",
+            seed: int = 0, device: Any = None, clip_id: str = "", colour_order: str = "rgb",
+            intensity_max: float | None = None, chunk_frames: int = 32, source: str | None = None,
+            **params: Any) -> Events:
     """DVS events of a frame clip.
 
     Args:
@@ -530,27 +531,31 @@ def emulate(frames: Any, timestamps_us: Any, *, preset: str = "clean", seed: int
             as is, uint16 scaled by 255/65535, floats with maximum <= 1 scaled by 255 (larger ones
             taken as 0-255); see :func:`evfer.emulator.frames.to_luma`.
         timestamps_us: (N,) strictly increasing frame times, int64 µs.
+        settings: resolved :class:`EmulatorSettings` (parameters, preset, seed, device); without it,
+            ``preset``, ``seed``, ``device`` and ``**params`` (:class:`EmulatorParams` names; unknown
+            names are a ConfigError) are resolved here.
         colour_order: "rgb" (default: numpy/PIL/torchvision arrays) or "bgr" (arrays from OpenCV).
         intensity_max: the value of full white, to state the scale explicitly (frames are then
             multiplied by 255 / intensity_max).
-        preset: "clean", "noisy" or "v2e"; ``**params`` override single parameters
-            (:class:`EmulatorParams` names; unknown names are a ConfigError).
-        seed, clip_id: the clip's random stream; same (seed, clip_id) -> identical events.
-        device: torch device, default CPU (one CPU thread per clip; see :class:`Emulator`).
+        clip_id: with the seed, the clip's random stream; same (seed, clip_id) -> identical events.
         chunk_frames: frames converted per chunk (bounds the working memory).
         source: name used in error messages.
 
     Returns:
         time-sorted :class:`Events` in (t_0, t_{N-1}] on a W x H sensor; ``meta["emulator"]`` holds
-        the resolved parameters, seed and clip id.
+        the resolved parameters, seed and clip id. Runs on ``device`` (default CPU, one thread).
     """
     from .frames import check_clip, check_timestamps, to_luma
 
-    p = resolve_params(preset, **params)
+    if settings is None:
+        settings = EmulatorSettings.resolve(preset, params, seed, device)
+    elif params:
+        raise TypeError("pass parameter overrides either in settings or as keywords, not both")
     luma = to_luma(frames, colour_order=colour_order, intensity_max=intensity_max, source=source)
     check_clip(luma, source)
     t = check_timestamps(timestamps_us, len(luma), source)
-    emu = Emulator(luma.shape[1], luma.shape[2], p, preset=preset, seed=seed, clip_id=clip_id, device=device)
+    emu = Emulator(luma.shape[1], luma.shape[2], settings.params, preset=settings.preset, seed=settings.seed,
+                   clip_id=clip_id, device=settings.device)
     chunk = max(2, int(chunk_frames))
     parts = []
     for i in range(0, len(luma), chunk):

@@ -66,6 +66,30 @@ class EmulatorParams:
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(EmulatorParams))
 
 
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """Everything besides the frames that decides a clip's events, resolved once: the parameters,
+    the preset they start from and its overrides (as given, for fingerprints), and the seed.
+    ``device`` (None = CPU) says where to run; it does not change the events."""
+
+    params: EmulatorParams
+    preset: str = "clean"
+    overrides: tuple[tuple[str, Any], ...] = ()
+    seed: int = 0
+    device: str | None = None
+
+    @classmethod
+    def resolve(cls, preset: str = "clean", overrides: dict[str, Any] | None = None, seed: int = 0,
+                device: str | None = None) -> EmulatorSettings:
+        """Check ``preset`` and ``overrides`` (ConfigError naming the bad one) and resolve them."""
+        overrides = dict(overrides or {})
+        return cls(resolve_params(preset, **overrides), preset, tuple(overrides.items()), int(seed), device)
+
+    def config(self) -> dict[str, Any]:
+        """The settings as written in a config's ``emulator:`` group (preset, overrides, seed)."""
+        return {"preset": self.preset, "params": dict(self.overrides), "seed": self.seed}
+
+
 def resolve_params(preset: str | None = "clean", *, base: EmulatorParams | None = None,
                    **overrides: Any) -> EmulatorParams:
     """The preset's parameters with ``overrides`` applied (values may be strings, as from a CLI).

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..atomic import write_json_atomic, write_text_atomic
 from ..config import Config, save_config, to_dict
+from ..datasets.kinds import absolute_paths
 from ..datasets.manifest import ClipRecord, read_manifest, write_manifest
 from ..errors import EvferError
 
@@ -84,19 +85,6 @@ def check_resumable(run_dir: Path, cfg: Config) -> None:
         shown = "; ".join(diffs[:3]) + (f"; and {len(diffs) - 3} more" if len(diffs) > 3 else "")
         raise EvferError(f"{run_dir}: cannot resume with a different config ({shown}); "
                          "use --restart to start over or another run directory")
-
-
-def absolute_paths(cfg: Config) -> Config:
-    """A copy of ``cfg`` with data paths made absolute, so a run's config works from any directory."""
-    import copy
-
-    cfg = copy.deepcopy(cfg)
-    cfg.data.out = str(Path(cfg.data.out).resolve())
-    for src in cfg.data.sources:
-        src.root = str(Path(src.root).resolve())
-        if src.annotations:
-            src.annotations = str(Path(src.annotations).resolve())
-    return cfg
 
 
 def _prepared_marker(run_dir: Path) -> Path:

@@ -2,8 +2,9 @@
 
 Fast numba kernels (one pass over time-sorted events, in ``get_threads()`` threads, fork-safe;
 ``set_threads(1)`` in worker processes that are already parallel); see :mod:`evfer.voxel.grids` for
-the exact definitions (windows, crop, resize) and :mod:`evfer.voxel.representations` for the
-interface the dataset stage and the model use.
+the exact definitions (windows, crop, resize), :mod:`evfer.voxel.normalize` for the normalisations
+and :mod:`evfer.voxel.representations` for the classes the dataset stage, ``voxelize`` and the
+model use.
 """
 
 from __future__ import annotations
@@ -14,20 +15,22 @@ from .grids import (
     clip_histograms,
     clip_voxels,
     event_histogram,
-    normalize_voxels,
     resolve_window,
     voxel_grid,
     window_starts,
 )
+from .normalize import METHODS, normalize_clip, normalize_voxels, rms_normalize
 from .representations import (
     REPRESENTATIONS,
     EventHistogram,
     Representation,
     VoxelGrid,
     make_representation,
+    representation_for,
 )
 
 __all__ = [
+    "METHODS",
     "REPRESENTATIONS",
     "RESIZE_MODES",
     "EventHistogram",
@@ -38,8 +41,11 @@ __all__ = [
     "event_histogram",
     "get_threads",
     "make_representation",
+    "normalize_clip",
     "normalize_voxels",
+    "representation_for",
     "resolve_window",
+    "rms_normalize",
     "set_threads",
     "voxel_grid",
     "window_starts",

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..events import Events
 from . import _kernel
+from .normalize import normalize_clip
 
 RESIZE_MODES = ("events", "area")
 
@@ -51,7 +52,7 @@ def voxel_grid(
 ) -> np.ndarray:
     """Voxel grid of ``events`` over [t_start, t_end] µs (both inclusive): float32 (bins, H, W).
 
-    ``normalize`` applies E2VID normalisation (see :func:`normalize_voxels`).
+    ``normalize`` applies E2VID normalisation (see :mod:`evfer.voxel.normalize`).
     """
     return clip_voxels(events, bins, 1, t_start=t_start, t_end=t_end, normalize=normalize)[0]
 
@@ -77,10 +78,7 @@ def clip_voxels(
     """
     _check_positive("bins", bins)
     out = _stack(events, _kernel.VOXEL, bins, windows, crop, size, t_start, t_end, resize)
-    if normalize:
-        for grid in out:
-            normalize_voxels(grid)
-    return out
+    return normalize_clip(out, "e2vid") if normalize else out
 
 
 def event_histogram(
@@ -106,16 +104,6 @@ def clip_histograms(
     """ON/OFF event counts per window: float32 (T=windows, 2, H', W'); windows, crop and resize as in
     :func:`clip_voxels`."""
     return _stack(events, _kernel.HISTOGRAM, 2, windows, crop, size, t_start, t_end, resize)
-
-
-def normalize_voxels(grid: np.ndarray) -> np.ndarray:
-    """E2VID normalisation, in place: non-zero voxels -> (v - mean) / std with the mean and
-    (population) std of the non-zero voxels; zeros stay zero. If all non-zero voxels are equal
-    (std 0) they become 0 instead of inf/NaN. Returns ``grid`` (float32, C-contiguous)."""
-    if grid.dtype != np.float32 or not grid.flags.c_contiguous:
-        raise ValueError("normalize_voxels needs a C-contiguous float32 array")
-    _kernel.normalize_inplace(grid.reshape(-1))
-    return grid
 
 
 # ---------------------------------------------------------------- internals

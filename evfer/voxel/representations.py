@@ -1,27 +1,41 @@
-"""Event representations behind one small interface (as in RVT): the dataset stage and the model
-only see ``channels``, ``params()``/``name`` and the two calls below.
+"""Event representations behind one interface (as in RVT): what the dataset stage caches, what
+``evfer voxelize`` writes and what ``predict`` feeds the model, all through the same class.
 
-``name`` is a folder-safe description of every parameter (e.g. ``voxel-b10-norm``); caches of
-prepared tensors are keyed by it, so two representations with equal names must give equal output.
+A representation turns a clip's events into float32 planes (T, C, H, W): T equal-duration windows
+of the clip span, C planes per window, resized to (W, H), normalised (:mod:`evfer.voxel.normalize`).
+It is chosen by the config's ``voxel.representation`` (:func:`representation_for`); its
+:attr:`~Representation.folder_name` spells out every parameter, so caches of different settings
+live side by side. Adding a representation is one class plus one line in :data:`REPRESENTATIONS`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..events import Events
 from .grids import RESIZE_MODES, clip_histograms, clip_voxels
+from .normalize import METHODS, normalize_clip
 
 
 class Representation(ABC):
-    """Events -> float32 (C, H, W) per window."""
+    """Events -> float32 (T, C, H, W) planes; ``normalize`` in rms | e2vid | none, ``resize`` in
+    area | events (see :mod:`evfer.voxel.grids`)."""
 
-    kind: str = ""
+    #: the ``voxel.representation`` value that selects the class
+    name: ClassVar[str]
+
+    def __init__(self, normalize: str = "rms", resize: str = "area"):
+        if normalize not in METHODS:
+            raise ConfigError(f"voxel.normalize: {normalize!r} is not one of {', '.join(METHODS)}")
+        if resize not in RESIZE_MODES:
+            raise ConfigError(f"voxel.resize: {resize!r} is not one of {', '.join(RESIZE_MODES)}")
+        self.normalize = normalize
+        self.resize = resize
 
     @property
     @abstractmethod
@@ -29,117 +43,109 @@ class Representation(ABC):
         """C, the number of planes per window."""
 
     @abstractmethod
+    def planes(self, events: Events, windows: int, crop, size, t_start, t_end) -> np.ndarray:
+        """The raw (not normalised) planes (T, C, H, W), float32."""
+
+    def options(self) -> dict[str, Any]:
+        """The representation's own parameters besides normalize and resize (for :meth:`params`)."""
+        return {}
+
     def params(self) -> dict[str, Any]:
-        """Every parameter that changes the output, with ``kind`` (JSON-serialisable)."""
+        """Every parameter that changes the output (JSON-serialisable)."""
+        return {"representation": self.name, **self.options(), "normalize": self.normalize, "resize": self.resize}
 
     @property
-    @abstractmethod
-    def name(self) -> str:
-        """Folder-safe description of every parameter in :meth:`params`, e.g. ``voxel-b10-norm``."""
+    def folder_name(self) -> str:
+        """Folder-safe spelling of :meth:`params`, e.g. ``voxel_grid-bins10-rms-area``."""
+        own = "".join(f"-{k}{v}" for k, v in self.options().items())
+        return f"{self.name}{own}-{self.normalize}-{self.resize}"
+
+    def clip(self, events: Events, windows: int, *, crop: Sequence[int] | None = None,
+             size: Sequence[int] | None = None, t_start: int | None = None,
+             t_end: int | None = None) -> np.ndarray:
+        """``windows`` equal-duration windows of [t_start, t_end] µs (default: the events' span):
+        float32 (T, C, H', W'); crop (x, y, w, h) and size (W', H') in pixels."""
+        return normalize_clip(self.planes(events, windows, crop, size, t_start, t_end), self.normalize)
 
     def __call__(self, events: Events, t_start: int | None = None, t_end: int | None = None) -> np.ndarray:
-        """One window [t_start, t_end] µs (defaults: the events' span): float32 (C, H, W)."""
+        """One window [t_start, t_end] µs: float32 (C, H, W)."""
         return self.clip(events, 1, t_start=t_start, t_end=t_end)[0]
 
-    @abstractmethod
-    def clip(
-        self,
-        events: Events,
-        windows: int,
-        *,
-        crop: Sequence[int] | None = None,
-        size: Sequence[int] | None = None,
-        t_start: int | None = None,
-        t_end: int | None = None,
-    ) -> np.ndarray:
-        """``windows`` equal-duration windows of [t_start, t_end] µs: float32 (T, C, H', W')
-        (crop (x, y, w, h) and size (W', H') in pixels, see :func:`evfer.voxel.clip_voxels`)."""
-
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "kind")
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "representation")
         return f"{type(self).__name__}({args})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Representation) and self.params() == other.params()
 
     def __hash__(self) -> int:
-        return hash(self.name)
+        return hash(self.folder_name)
 
 
 class VoxelGrid(Representation):
-    """Voxel grid with ``bins`` time bins (the default representation)."""
+    """Voxel grid with ``bins`` time bins per window (Zhu et al. 2019), bilinear in time,
+    polarity-signed (the default representation)."""
 
-    kind = "voxel"
+    name = "voxel_grid"
 
-    def __init__(self, bins: int = 10, normalize: bool = True, resize: str = "events"):
+    def __init__(self, bins: int = 10, normalize: str = "rms", resize: str = "area"):
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-            raise ConfigError(f"voxel bins must be an integer >= 1, got {bins!r}")
+            raise ConfigError(f"voxel.bins: must be an integer >= 1, got {bins!r}")
+        super().__init__(normalize, resize)
         self.bins = bins
-        self.normalize = bool(normalize)
-        self.resize = _check_resize(resize)
-
-    @property
-    def name(self) -> str:
-        """``voxel-b<bins>[-norm][-area]``."""
-        return f"voxel-b{self.bins}" + ("-norm" if self.normalize else "") + _resize_suffix(self.resize)
 
     @property
     def channels(self) -> int:
         return self.bins
 
-    def params(self) -> dict[str, Any]:
-        return {"kind": self.kind, "bins": self.bins, "normalize": self.normalize, "resize": self.resize}
+    def options(self) -> dict[str, Any]:
+        return {"bins": self.bins}
 
-    def clip(self, events, windows, *, crop=None, size=None, t_start=None, t_end=None):
-        return clip_voxels(events, self.bins, windows, crop=crop, size=size, t_start=t_start,
-                           t_end=t_end, normalize=self.normalize, resize=self.resize)
+    def planes(self, events, windows, crop, size, t_start, t_end):
+        return clip_voxels(events, self.bins, windows, crop=crop, size=size, t_start=t_start, t_end=t_end,
+                           resize=self.resize)
 
 
 class EventHistogram(Representation):
-    """Two channels: ON and OFF event counts per pixel (rendering, ablations)."""
+    """Two planes per window: ON and OFF event counts per pixel."""
 
-    kind = "histogram"
-
-    def __init__(self, resize: str = "events"):
-        self.resize = _check_resize(resize)
-
-    @property
-    def name(self) -> str:
-        """``histogram[-area]``."""
-        return "histogram" + _resize_suffix(self.resize)
+    name = "histogram"
 
     @property
     def channels(self) -> int:
         return 2
 
-    def params(self) -> dict[str, Any]:
-        return {"kind": self.kind, "resize": self.resize}
-
-    def clip(self, events, windows, *, crop=None, size=None, t_start=None, t_end=None):
+    def planes(self, events, windows, crop, size, t_start, t_end):
         return clip_histograms(events, windows, crop=crop, size=size, t_start=t_start, t_end=t_end,
                                resize=self.resize)
 
 
-REPRESENTATIONS: dict[str, type[Representation]] = {"voxel": VoxelGrid, "histogram": EventHistogram}
+REPRESENTATIONS: dict[str, type[Representation]] = {
+    VoxelGrid.name: VoxelGrid,
+    EventHistogram.name: EventHistogram,
+}
 
 
-
-def _check_resize(resize: str) -> str:
-    if resize not in RESIZE_MODES:
-        raise ConfigError(f"resize must be one of {list(RESIZE_MODES)}, got {resize!r}")
-    return resize
-
-
-def _resize_suffix(resize: str) -> str:
-    return "" if resize == "events" else f"-{resize}"
-
-
-def make_representation(kind: str = "voxel", **params: Any) -> Representation:
-    """Representation by kind name ("voxel", "histogram") and its parameters (ConfigError if unknown)."""
-    cls = REPRESENTATIONS.get(kind)
+def make_representation(name: str = "voxel_grid", **params: Any) -> Representation:
+    """A representation by name and its parameters (ConfigError for an unknown name or parameter)."""
+    cls = REPRESENTATIONS.get(name)
     if cls is None:
-        raise ConfigError(f"unknown representation {kind!r}; choose one of {sorted(REPRESENTATIONS)}")
+        raise ConfigError(f"voxel.representation: unknown representation {name!r} "
+                          f"(valid: {', '.join(REPRESENTATIONS)})")
     try:
         return cls(**params)
     except TypeError as exc:
-        raise ConfigError(f"representation {kind!r}: {exc}") from None
+        raise ConfigError(f"voxel.representation {name!r}: {exc}") from None
+
+
+def representation_for(vox: Any) -> Representation:
+    """The representation a config's ``voxel:`` group selects (its ``representation``, ``bins``,
+    ``normalize`` and ``resize``; options a representation does not have are not passed to it)."""
+    import inspect
+
+    cls = REPRESENTATIONS.get(vox.representation)
+    if cls is None:
+        return make_representation(vox.representation)  # raises the ConfigError
+    accepted = inspect.signature(cls.__init__).parameters
+    params = {k: getattr(vox, k) for k in ("bins", "normalize", "resize") if k in accepted}
+    return cls(**params)

@@ -215,10 +215,11 @@ def _done(summary: SynthSummary, task: tuple, n_frames: int, bar) -> None:
     bar.update()
 
 
-def ensure_synthetic(src, progress: bool = True) -> SynthSummary:
-    """Generate (or complete) the synthetic set described by a ``SourceConfig`` of kind synthetic."""
-    summary = synthesize(src.root, int(src.identities), int(src.seed), frames=tuple(src.frames),
-                         size=tuple(src.synth_size), fps=float(src.fps), progress=progress)
+def ensure_synthetic(root: str | os.PathLike, options, progress: bool = True) -> SynthSummary:
+    """Generate (or complete) the synthetic set of a ``synthetic`` source (its options: identities,
+    seed, frames, synth_size, fps) in ``root``."""
+    summary = synthesize(root, int(options.identities), int(options.seed), frames=tuple(options.frames),
+                         size=tuple(options.synth_size), fps=float(options.fps), progress=progress)
     if summary.written:
         log.info("synthetic faces: wrote %d sequences (%d frames) to %s in %.1f s (%d already there)",
                  summary.written, summary.frames_written, summary.out_dir, summary.seconds, summary.skipped)

@@ -1,0 +1,190 @@
+"""Frame clips to events: the one path of every source kind whose clips are frames (CK+, synthetic
+faces, labelled videos, morphed stills) and of ``evfer predict`` on a video or an image folder.
+
+A clip's frames are an image sequence (``spec.paths``: one image per frame, read as grey) or a
+video (``spec.paths == [video]``, decoded with OpenCV, colour to luma, at ``spec.info["fps"]`` or
+the video's own rate). Then: CK+'s burnt-in timecode is frozen (optional) -> one fixed face box for
+the whole clip (Haar cascade on the first frame, with margin; centre crop when no face is found)
+-> resize to ``frame_size`` (INTER_AREA) -> Gaussian blur -> the DVS emulator. Frame ``i`` is at
+``round(i * 1e6 / fps)`` µs; the clip spans first to last frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..emulator.frames import list_images
+from ..errors import ConfigError, InputError
+from .clips import Clip, ClipSpec, Crop
+from .source import FRAMES, SourceKind
+
+log = logging.getLogger(__name__)
+
+#: CK+'s burnt-in running timecode sits in the lower-left corner: (x0, y0, x1, y1) as image fractions.
+TIMECODE_REGION = (0.0, 0.86, 0.5, 1.0)
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+
+@dataclass
+class FrameOptions:
+    """Options of every frame source: how a clip's frames become the emulator's input."""
+
+    fps: float = 30.0  # frame rate of image sequences (videos: their own unless the spec says)
+    face_crop: Literal["haar", "center", "none"] = "haar"
+    face_margin: float = 0.25  # fraction of the detected face box added on every side
+    mask_timecode: bool = True  # freeze CK+'s burnt-in timecode (lower-left) before emulation
+    blur_sigma: float = 1.0  # Gaussian blur (pixels) before emulation; 0 disables
+    frame_size: list[int] = field(default_factory=lambda: [128, 128])  # [W, H] after crop, before emulation
+
+    def validate(self, path: str, given: set[str]) -> None:
+        def need(key: str, ok: bool, what: str) -> None:
+            if not ok:
+                raise ConfigError(f"{path}{key}: must be {what}")
+
+        need("fps", self.fps > 0, "a positive frame rate")
+        need("face_margin", self.face_margin >= 0, "a fraction >= 0")
+        need("blur_sigma", self.blur_sigma >= 0, "a sigma >= 0 (0 disables)")
+        need("frame_size", len(self.frame_size) == 2 and min(self.frame_size) >= 8, "[W, H], each >= 8")
+
+
+class FrameSource(SourceKind):
+    """Base of the kinds whose clips are frames; :meth:`make_clip` is :func:`frame_clip`."""
+
+    input = FRAMES
+
+    def make_clip(self, spec: ClipSpec) -> Clip:
+        return frame_clip(spec, self.options, self.context.emulator)
+
+    def spec_for_file(self, path, clip_id: str) -> ClipSpec:
+        """A video, or an image folder (its images in natural order, at least 2), as one clip."""
+        path = Path(path)
+        if path.is_dir():
+            images = [str(p) for p in list_images(path)]
+            if len(images) < 2:
+                raise InputError(path, f"need at least 2 images, found {len(images)}")
+            return ClipSpec(clip_id, self.name, "", "", images, {"fps": self.options.fps})
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise InputError(path, f"not a video ({', '.join(VIDEO_SUFFIXES)}) or an image folder")
+        return super().spec_for_file(path, clip_id)
+
+
+# ------------------------------------------------------------------------------------- frames
+def is_video(paths: list[str]) -> bool:
+    return len(paths) == 1 and Path(paths[0]).suffix.lower() in VIDEO_SUFFIXES
+
+
+def load_frames(paths: list[str]) -> np.ndarray:
+    """Grey uint8 frames (N, H, W) of an image sequence; InputError naming the file for unreadable or
+    mixed-size images."""
+    import cv2
+
+    frames = []
+    for p in paths:
+        img = cv2.imread(p, cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise InputError(p, "unreadable image")
+        if frames and img.shape != frames[0].shape:
+            raise InputError(p, f"image size {img.shape[1]}x{img.shape[0]} differs from the sequence's "
+                                f"{frames[0].shape[1]}x{frames[0].shape[0]}")
+        frames.append(img)
+    return np.stack(frames)
+
+
+def clip_frames(spec: ClipSpec, fps: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The clip's grey frames (N, H, W) uint8, their times (N,) int64 µs and the frame rate used."""
+    if is_video(spec.paths):
+        from ..emulator import read_frames
+        from ..emulator.frames import source_fps
+
+        rate = source_fps(spec.paths[0], spec.info.get("fps"))
+        frames, times = read_frames(spec.paths[0], fps=rate)
+        return frames, times, rate
+    frames = load_frames(spec.paths)
+    rate = float(spec.info.get("fps", fps))
+    return frames, np.round(np.arange(len(frames)) * 1e6 / rate).astype(np.int64), rate
+
+
+def mask_timecode(frames: np.ndarray, region: tuple[float, float, float, float] = TIMECODE_REGION) -> np.ndarray:
+    """Freeze the timecode corner: copy frame 0's pixels there into every frame (no change, no events)."""
+    n, h, w = frames.shape
+    x0, y0, x1, y1 = int(region[0] * w), int(region[1] * h), int(region[2] * w), int(region[3] * h)
+    out = frames.copy()
+    out[:, y0:y1, x0:x1] = frames[0, y0:y1, x0:x1]
+    return out
+
+
+def face_box(frame: np.ndarray, margin: float, mode: str = "haar") -> Crop:
+    """A square crop box (x, y, w, h) in pixels for the face in ``frame``, and how it was found.
+
+    ``haar``: OpenCV's frontal-face Haar cascade, largest detection, grown by ``margin`` x size on
+    every side; falls back to ``center`` (a centred square of 0.8 x the shorter side) when no face is
+    found. ``none``: the whole frame. The box is shifted/clipped to lie inside the frame.
+    """
+    h, w = frame.shape
+    if mode == "none":
+        return Crop((0, 0, w, h), "none")
+    if mode == "haar":
+        import cv2
+
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        faces = cascade.detectMultiScale(frame, scaleFactor=1.1, minNeighbors=5, minSize=(max(24, h // 8),) * 2)
+        if len(faces):
+            fx, fy, fw, fh = max(faces, key=lambda f: f[2] * f[3])
+            side = int(round(max(fw, fh) * (1 + 2 * margin)))
+            cx, cy = fx + fw / 2, fy + fh / 2
+            return Crop(_fit_square(cx, cy, side, w, h), "haar")
+    side = int(0.8 * min(h, w))
+    return Crop(_fit_square(w / 2, h / 2, side, w, h), "center")
+
+
+def _fit_square(cx: float, cy: float, side: int, w: int, h: int) -> tuple[int, int, int, int]:
+    side = max(2, min(side, w, h))
+    x = int(round(min(max(cx - side / 2, 0), w - side)))
+    y = int(round(min(max(cy - side / 2, 0), h - side)))
+    return x, y, side, side
+
+
+def preprocess_frames(frames: np.ndarray, options: FrameOptions) -> tuple[np.ndarray, Crop]:
+    """Timecode mask, face crop, resize to ``options.frame_size`` and blur; returns frames and the crop."""
+    import cv2
+
+    if options.mask_timecode:
+        frames = mask_timecode(frames)
+    crop = face_box(frames[0], options.face_margin, options.face_crop)
+    if crop.method == "center" and options.face_crop == "haar":
+        log.info("no face found in the first frame; using a centre crop")
+    x, y, bw, bh = crop.box
+    size = (int(options.frame_size[0]), int(options.frame_size[1]))
+    out = np.empty((len(frames), size[1], size[0]), np.uint8)
+    for i, f in enumerate(frames):
+        g = cv2.resize(f[y : y + bh, x : x + bw], size, interpolation=cv2.INTER_AREA)
+        if options.blur_sigma > 0:
+            g = cv2.GaussianBlur(g, (0, 0), options.blur_sigma)
+        out[i] = g
+    return out, crop
+
+
+def frame_clip(spec: ClipSpec, options: FrameOptions, emulator: Any) -> Clip:
+    """The clip of a frame spec (see the module docstring for the steps); ``emulator`` is the run's
+    :class:`~evfer.emulator.EmulatorSettings`."""
+    from ..emulator import emulate
+
+    frames, times, fps = clip_frames(spec, options.fps)
+    frames, crop = preprocess_frames(frames, options)
+    events = emulate(frames, times, emulator, clip_id=spec.id, source=spec.paths[0])
+    events = events.with_meta(frame_size=[int(v) for v in options.frame_size], fps=fps, n_frames=len(frames))
+    return Clip(events, (int(times[0]), int(times[-1])), crop)
+
+
+def images_in(folder: Path) -> list[Path]:
+    """Image files of ``folder`` in natural order; [] for a folder without images."""
+    try:
+        return list_images(folder)
+    except InputError:
+        return []
+

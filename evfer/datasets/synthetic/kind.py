@@ -1,0 +1,50 @@
+"""The ``synthetic`` source kind: procedural faces generated into ``root`` on first use (CK+ layout),
+then read as CK+ (:mod:`evfer.datasets.ckplus`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...errors import ConfigError
+from ..ckplus import CKPlusOptions, scan_ckplus
+from ..frames import FrameSource
+from ..source import Scan
+from .params import FRAMES_DEFAULT
+from .writer import DEFAULT_SIZE, ensure_synthetic
+
+
+@dataclass
+class SyntheticOptions(CKPlusOptions):
+    """Options of a ``synthetic`` source: the generator's settings besides the frame options. The
+    faces have true neutral sequences, so no neutral clips are cut from onsets by default."""
+
+    neutral_from_onset: bool = False
+    identities: int = 24
+    seed: int = 0
+    frames: list[int] = field(default_factory=lambda: list(FRAMES_DEFAULT))  # [min, max] frames per sequence
+    synth_size: list[int] = field(default_factory=lambda: list(DEFAULT_SIZE))  # [W, H] rendered frames
+
+    def validate(self, path: str, given: set[str]) -> None:
+        super().validate(path, given)
+
+        def need(key: str, ok: bool, what: str) -> None:
+            if not ok:
+                raise ConfigError(f"{path}{key}: must be {what}")
+
+        need("synth_size", len(self.synth_size) == 2 and min(self.synth_size) >= 32, "[W, H], each >= 32")
+        need("frames", len(self.frames) == 2 and 2 <= self.frames[0] <= self.frames[1],
+             "[min, max] frames per sequence, 2 <= min <= max")
+        need("identities", self.identities >= 1, "at least 1")
+
+
+class Synthetic(FrameSource):
+    """Synthetic faces, generated (or completed) in ``root`` when the source is scanned."""
+
+    name = "synthetic"
+    Options = SyntheticOptions
+    listing_options = frozenset({"neutral_from_onset"})
+
+    def scan(self, progress: bool = True) -> Scan:
+        ensure_synthetic(self.root, self.options, progress=progress)
+        specs, skipped = scan_ckplus(self.root, self.options, self.name, self.source.limit)
+        return Scan(specs, skipped)

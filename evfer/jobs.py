@@ -1,0 +1,148 @@
+"""One job runner for every batch command (``prepare``, ``convert``, ``voxelize``).
+
+:func:`run_jobs` applies ``work`` to each item, in this process or in a pool of worker processes,
+with a progress bar, and reports every item's outcome as a :class:`JobResult`: an error of one item
+(a bad file) is recorded and the rest go on. Resuming is the caller's part: it leaves out the items
+whose outputs are already done before calling.
+
+Workers are started with ``spawn`` (safe beside torch's threads), run one torch / numba thread each
+(the parallelism is over items) and die with their parent, even when the parent is killed with
+SIGKILL: on Linux they ask the kernel for a parent-death signal, elsewhere they watch their parent
+pid. ``work`` and the items must be picklable (a module-level function, or a ``functools.partial``
+of one).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from .errors import EvferError
+
+T = TypeVar("T")
+
+#: Seconds between checks of the parent pid where there is no parent-death signal.
+PARENT_POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class JobResult(Generic[T]):
+    """One item's outcome: ``value`` when ``work`` returned, else ``error`` (one line)."""
+
+    item: Any
+    value: T | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_jobs(
+    work: Callable[[Any], T],
+    items: Sequence[Any],
+    *,
+    workers: int = 1,
+    desc: str = "jobs",
+    unit: str = "item",
+    progress: bool = True,
+    label: Callable[[Any], str] = str,
+) -> Iterator[JobResult[T]]:
+    """Yield a :class:`JobResult` per item, in completion order.
+
+    ``workers`` <= 1 (or a single item) runs in this process. An :class:`EvferError` of an item
+    becomes its error text; any other exception becomes ``"<label(item)>: internal error: <type>:
+    <message>"`` — neither stops the batch. ``KeyboardInterrupt`` cancels what has not started.
+    """
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress or not items)
+    try:
+        if workers <= 1 or len(items) <= 1:
+            for item in items:
+                yield _outcome(item, _attempt(work, item), label)
+                bar.update(1)
+            return
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        with cf.ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx, initializer=init_worker,
+                                    initargs=(os.getpid(),)) as pool:
+            futures = {pool.submit(_attempt, work, item): item for item in items}
+            try:
+                for future in cf.as_completed(futures):
+                    yield _outcome(futures[future], future.result(), label)
+                    bar.update(1)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # stop queued work; running ones finish
+                raise
+    finally:
+        bar.close()
+
+
+def _attempt(work: Callable[[Any], T], item: Any) -> tuple[T | None, str | None, bool]:
+    """``(work(item), None, False)``, or ``(None, one-line error, is_internal)``; runs in the worker."""
+    try:
+        return work(item), None, False
+    except EvferError as exc:
+        return None, str(exc), False
+    except Exception as exc:  # a bug or an unexpected file problem: report it with the item, keep going
+        return None, f"{type(exc).__name__}: {' '.join(str(exc).split())}", True
+
+
+def _outcome(item: Any, result: tuple[Any, str | None, bool], label: Callable[[Any], str]) -> JobResult:
+    value, error, internal = result
+    if internal:
+        error = f"{label(item)}: internal error: {error}"
+    return JobResult(item, value, error)
+
+
+# ---------------------------------------------------------------- workers
+def init_worker(parent_pid: int) -> None:
+    """Set up a worker process: die with the parent, one compute thread, plain logging."""
+    die_with_parent(parent_pid)
+    try:
+        import torch
+
+        torch.set_num_threads(1)  # the parallelism comes from the workers
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this process exit when ``parent_pid`` (its parent) dies, however it dies."""
+    if sys.platform.startswith("linux") and _set_parent_death_signal(signal.SIGKILL):
+        if os.getppid() != parent_pid:  # the parent died before the signal was armed
+            os._exit(1)
+        return
+    thread = threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="evfer-parent-watch")
+    thread.start()
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    """prctl(PR_SET_PDEATHSIG, sig); False when it is not available."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, int(sig), 0, 0, 0) == 0  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int) -> None:
+    import time
+
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(PARENT_POLL_S)
