@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from evfer.config import AugmentConfig, Config
+from evfer.datasets.labels import SIX
 from evfer.datasets.manifest import ClipRecord
 from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset
 from evfer.models import build_model
@@ -38,7 +39,7 @@ CONFIGS = {  # name: (T, bins, H, W, batch), read from the configs so the figure
     "demo": _shape(demo_config(Path("runs/demo"))),
     "default": _shape(Config()),
 }
-CLASSES = ["happy", "sad", "angry", "confused", "shocked", "neutral"]
+CLASSES = list(SIX)
 
 
 def make_cache(folder: Path, n: int, t: int, bins: int, h: int, w: int) -> VoxelCache:

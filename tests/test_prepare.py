@@ -13,31 +13,20 @@ from evfer.datasets.prepare import prepare
 from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset, cache_name, expand_repeats
 from evfer.errors import EvferError
 
+from conftest import tiny_config_path
+
 pytestmark = pytest.mark.xdist_group("prepare")
 
 
-def tiny_config(tmp_path, *overrides, identities=6):
-    text = f"""
-seed: 0
-data:
-  sources:
-    - {{kind: synthetic, root: {tmp_path / 'synth'}, identities: {identities}, seed: 1, frames: [6, 8],
-        synth_size: [96, 96], frame_size: [48, 48], blur_sigma: 0}}
-  out: {tmp_path / 'data'}
-  workers: 1
-  split: {{fractions: [0.5, 0.25, 0.25]}}
-emulator: {{params: {{pos_thres: 0.1, neg_thres: 0.1}}}}
-voxel: {{bins: 3, windows: 2, size: [16, 16]}}
-"""
-    path = tmp_path / "c.yaml"
-    path.write_text(text)
-    return load_config(path, list(overrides))
+def tiny(folder, *overrides):
+    """The tiny config (conftest) with its data under ``folder``."""
+    return load_config(tiny_config_path(folder, *overrides))
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("prep")
-    cfg = tiny_config(tmp)
+    cfg = tiny(tmp)
     return cfg, prepare(cfg, progress=False)
 
 
@@ -65,9 +54,9 @@ def test_outputs_and_manifest(prepared):
 
 def test_voxel_cache_and_dataset(prepared):
     cfg, result = prepared
-    assert result.voxel_dir.name == cache_name(cfg.voxel) == "voxel_grid-bins3-rms-area_T2_16x16"
+    assert result.voxel_dir.name == cache_name(cfg.voxel) == "voxel_grid-bins4-rms-area_T2_32x32"
     cache = VoxelCache(result.voxel_dir)
-    assert cache.array.shape == (36, 2, 3, 16, 16) and cache.array.dtype == np.float16
+    assert cache.array.shape == (36, 2, 4, 32, 32) and cache.array.dtype == np.float16
     # the cache row equals voxelizing the stored events directly over the clip's frame span, then
     # dividing by the RMS of the non-zero voxels
     from evfer.io import read_events
@@ -77,13 +66,13 @@ def test_voxel_cache_and_dataset(prepared):
     ev = read_events(result.out / r.events_path)
     t0, t1 = ev.meta["span_us"]
     assert t0 == 0 and t1 > ev.t_end - 40_000  # first to last frame (30 fps)
-    raw = clip_voxels(ev, 3, 2, size=(16, 16), t_start=t0, t_end=t1, resize="area")
+    raw = clip_voxels(ev, 4, 2, size=(32, 32), t_start=t0, t_end=t1, resize="area")
     direct = raw / np.sqrt(np.mean(raw[raw != 0].astype(np.float64) ** 2))
     assert np.allclose(cache[r.id].astype(np.float32), direct, atol=2e-3 * max(1, np.abs(direct).max()))
     train = [x for x in result.records if x.split == "train"]
     ds = VoxelClipDataset(cache, expand_repeats(train), ["happy", "sad", "angry", "confused", "shocked", "neutral"])
     x, y = ds[0]
-    assert tuple(x.shape) == (2, 3, 16, 16) and x.dtype.is_floating_point and 0 <= y < 6
+    assert tuple(x.shape) == (2, 4, 32, 32) and x.dtype.is_floating_point and 0 <= y < 6
 
 
 def test_rerun_resumes_and_reuses(prepared, tmp_path):
@@ -100,7 +89,7 @@ def test_rerun_resumes_and_reuses(prepared, tmp_path):
     assert [r.id for r in again.records] == [r.id for r in result.records]
     assert (again.voxel_dir / "voxels.npy").stat().st_mtime_ns == voxel_mtime  # same clips, same params: reused
     # new voxel parameters: a new cache folder beside the old one
-    cfg2 = tiny_config(out.parent, "voxel.bins=2")
+    cfg2 = tiny(out.parent, "voxel.bins=2")
     third = prepare(cfg2, progress=False)
     assert third.voxel_dir != result.voxel_dir and result.voxel_dir.is_dir()
 
@@ -108,7 +97,7 @@ def test_rerun_resumes_and_reuses(prepared, tmp_path):
 def test_same_seed_same_events(prepared, tmp_path):
     cfg, result = prepared
     shutil.copytree(result.out.parent / "synth", tmp_path / "synth")
-    again = prepare(tiny_config(tmp_path), build_voxels=False, progress=False)
+    again = prepare(tiny(tmp_path), build_voxels=False, progress=False)
     from evfer.io import read_events
 
     for r in result.records[:5]:
@@ -166,7 +155,7 @@ def test_no_usable_clip_is_a_clear_error(tmp_path):
 def test_label_set_ekman7_drops_contempt(prepared, tmp_path):
     cfg, result = prepared
     shutil.copytree(result.out.parent / "synth", tmp_path / "synth")
-    r = prepare(tiny_config(tmp_path, "data.label_set=ekman7"), build_voxels=False, progress=False)
+    r = prepare(tiny(tmp_path, "data.label_set=ekman7"), build_voxels=False, progress=False)
     assert {x.label for x in r.records} == {"happiness", "sadness", "anger", "surprise", "neutral"}
     assert sum("dropped by the label table" in s.reason for s in r.skipped) == 6  # the contempt clips
 
@@ -184,18 +173,18 @@ def test_rms_normalisation_keeps_signs_and_zeros():
 def test_changed_emulator_settings_recompute_events_and_voxels(prepared, tmp_path):
     cfg, result = prepared
     shutil.copytree(result.out.parent / "synth", tmp_path / "synth")
-    base = prepare(tiny_config(tmp_path), progress=False)
+    base = prepare(tiny(tmp_path), progress=False)
     path = base.out / base.records[0].events_path
     before = path.stat().st_mtime_ns
     cache_before = (base.voxel_dir / "voxels.npy").read_bytes()
-    changed = prepare(tiny_config(tmp_path, "emulator.params.pos_thres=0.15"), progress=False)
+    changed = prepare(tiny(tmp_path, "emulator.params.pos_thres=0.15"), progress=False)
     assert path.stat().st_mtime_ns != before  # recomputed, not silently reused
     assert changed.voxel_dir == base.voxel_dir  # same voxel parameters ...
     assert (changed.voxel_dir / "voxels.npy").read_bytes() != cache_before  # ... but rebuilt from the new events
     assert {r.events_key for r in changed.records}.isdisjoint({r.events_key for r in base.records})
     # a label-only change does not touch the events
     mtimes = {r.id: (changed.out / r.events_path).stat().st_mtime_ns for r in changed.records}
-    prepare(tiny_config(tmp_path, "emulator.params.pos_thres=0.15", "data.balance.method=undersample"),
+    prepare(tiny(tmp_path, "emulator.params.pos_thres=0.15", "data.balance.method=undersample"),
             build_voxels=False, progress=False)
     assert all((changed.out / r.events_path).stat().st_mtime_ns == mtimes[r.id] for r in changed.records)
 
@@ -203,7 +192,7 @@ def test_changed_emulator_settings_recompute_events_and_voxels(prepared, tmp_pat
 def test_two_workers_give_the_same_dataset(prepared, tmp_path):
     cfg, result = prepared
     shutil.copytree(result.out.parent / "synth", tmp_path / "synth")
-    two = prepare(tiny_config(tmp_path, "data.workers=2"), progress=False)
+    two = prepare(tiny(tmp_path, "data.workers=2"), progress=False)
     from evfer.io import read_events
 
     assert [(r.id, r.split, r.event_count) for r in two.records] == \

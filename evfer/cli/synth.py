@@ -8,8 +8,7 @@ import argparse
 
 ORDER = 30
 
-# = evfer.datasets.synthetic.CLASSES, repeated so that `evfer --help` imports nothing heavy
-_CLASSES = ("happy", "sad", "angry", "confused", "shocked", "neutral")
+from ..datasets.labels import SIX as _CLASSES  # the synthetic classes (a light import: --help stays fast)
 
 
 def _frames(text: str) -> tuple[int, int]:

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..labels import SIX
+
 #: The six classes, in the project's order.
-CLASSES = ("happy", "sad", "angry", "confused", "shocked", "neutral")
+CLASSES = SIX  # the generator renders the six classes of evfer's default label set
 
 #: CK+ emotion code written for each class (0 neutral, 1 anger, 2 contempt, 5 happy, 6 sadness,
 #: 7 surprise). Contempt's hallmark is a one-sided lip pull, hence confused -> 2.
