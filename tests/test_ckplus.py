@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from evfer.datasets.ckplus import parse_emotion_file
-from evfer.datasets.frames import face_box, load_frames, mask_timecode
+from evfer.datasets.frame_clips import face_box, load_frames, mask_timecode
 from evfer.datasets.kinds import make_source, source_config
 from evfer.errors import ConfigError, InputError
 

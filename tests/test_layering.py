@@ -139,4 +139,4 @@ def test_the_checks_see_real_imports():
     targets = {t for m, t, _ in EDGES if m == "evfer.datasets.prepare"}
     assert {"evfer.io", "evfer.config", "evfer.datasets.kinds", "evfer.jobs"} <= targets
     assert ("evfer.datasets.inputs", "evfer.io") in {(m, t) for m, t, _ in EDGES}  # a function-level import
-    assert layer("evfer.io.hdf5") == "core" and layer("evfer.datasets.frames") == "datasets"
+    assert layer("evfer.io.hdf5") == "core" and layer("evfer.datasets.frame_clips") == "datasets"

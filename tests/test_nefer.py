@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evfer.datasets import recordings
+from evfer.datasets import event_clips
 from evfer.datasets.clips import ClipSpec
 from evfer.datasets.kinds import make_source, source_config
 from evfer.datasets.labels import LabelMap
@@ -398,7 +398,7 @@ def test_nefer_events_density_box(recording):
 
 def test_nefer_events_two_pass_equals_one_pass(recording, monkeypatch):
     one = nefer_clip(spec_for(recording), nefer_source(recording.parents[2]))
-    monkeypatch.setattr(recordings, "KEEP_EVENTS", 1000)  # force decoding twice
+    monkeypatch.setattr(event_clips, "KEEP_EVENTS", 1000)  # force decoding twice
     two = nefer_clip(spec_for(recording), nefer_source(recording.parents[2]))
     assert two == one and two.meta["box"] == one.meta["box"]
 

@@ -257,7 +257,7 @@ voxel: {{bins: 2, windows: 2, size: [16, 16]}}
 def test_timecode_makes_no_events_after_preprocessing(tmp_path):
     """CK+'s burnt-in running timecode changes every frame; after masking it fires nothing."""
     from evfer.datasets.ckplus import CKPlusOptions
-    from evfer.datasets.frames import preprocess_frames
+    from evfer.datasets.frame_clips import preprocess_frames
     from evfer.datasets.synthetic import render_sequence
     from evfer.emulator import emulate
 

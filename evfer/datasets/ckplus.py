@@ -9,7 +9,7 @@ Two layouts are recognised under ``root``:
 
 The subject id is ``S###``. Each sequence (neutral onset -> apex) becomes one expression clip; with
 ``neutral_from_onset`` its first ``onset_frames`` frames also become a ``neutral`` clip (CK+ has no
-neutral sequences). Clips are frame clips (:mod:`evfer.datasets.frames`: timecode mask, face crop,
+neutral sequences). Clips are frame clips (:mod:`evfer.datasets.frame_clips`: timecode mask, face crop,
 resize, blur, emulator). The synthetic faces are written in this layout and read the same way.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 from ..emulator.frames import IMAGE_SUFFIXES, natural_key
 from ..errors import ConfigError, InputError
 from .clips import ClipSpec, Skipped
-from .frames import FrameOptions, FrameSource, images_in
+from .frame_clips import FrameOptions, FrameSource, images_in
 from .labels import CKPLUS_CODES, normalize_original
 from .source import Scan
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import Config, SourceConfig
 from ..errors import InputError
 from .clips import Clip
-from .frames import VIDEO_SUFFIXES
+from .frame_clips import VIDEO_SUFFIXES
 from .kinds import kind_class, make_source, resolve_data
 from .source import EVENTS, FRAMES
 

@@ -21,7 +21,7 @@ says why (a guessed label would be silent label noise):
 - a user with sequences in both files → official split "test", its train-file sequences skipped.
 
 Face boxes were never released: ``face_box`` from the config, else estimated from event density
-when the recording is read (the recording path, :mod:`evfer.datasets.recordings`).
+when the recording is read (the recording path, :mod:`evfer.datasets.event_clips`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pathlib import Path
 from ..errors import InputError
 from .clips import Clip, ClipSpec, Skipped, clip_seed
 from .labels import DEFAULT_MAP, normalize_original
-from .recordings import BoxOptions, RecordingSource
+from .event_clips import BoxOptions, RecordingSource
 from .source import Scan
 
 #: label set -> (folder, file pattern); ``{split}`` is "train" or "validation".

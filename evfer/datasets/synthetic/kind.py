@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ...errors import ConfigError
 from ..ckplus import CKPlusOptions, scan_ckplus
-from ..frames import FrameSource
+from ..frame_clips import FrameSource
 from ..source import Scan
 from .params import FRAMES_DEFAULT
 from .writer import DEFAULT_SIZE, ensure_synthetic
