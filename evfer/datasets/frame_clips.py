@@ -1,12 +1,14 @@
 """Frame clips to events: the one path of every source kind whose clips are frames (CK+, synthetic
 faces, labelled videos, morphed stills) and of ``evfer predict`` on a video or an image folder.
 
-A clip's frames are an image sequence (``spec.paths``: one image per frame, read as grey) or a
-video (``spec.paths == [video]``, decoded with OpenCV, colour to luma, at ``spec.info["fps"]`` or
-the video's own rate). Then: CK+'s burnt-in timecode is frozen (optional) -> one fixed face box for
-the whole clip (Haar cascade on the first frame, with margin; centre crop when no face is found)
--> resize to ``frame_size`` (INTER_AREA) -> Gaussian blur -> the DVS emulator. Frame ``i`` is at
-``round(i * 1e6 / fps)`` µs; the clip spans first to last frame.
+A clip's frames are an image sequence (``spec.paths``: one image per frame, read as grey), a video
+(``spec.paths == [video]``, decoded with OpenCV, colour to luma, at ``spec.info["fps"]`` or the
+video's own rate, optionally the segment ``spec.info["start_s"]``..``["end_s"]``), or frames a kind
+makes itself (:meth:`FrameSource.frames`, e.g. morphed stills). Then: CK+'s burnt-in timecode is
+frozen (optional) -> one fixed face box for the whole clip (``spec.info["box"]`` when given, else
+the Haar cascade on the first frame, with margin; centre crop when no face is found) -> resize to
+``frame_size`` (INTER_AREA) -> Gaussian blur -> the DVS emulator. Frame ``i`` is at
+``round(i * 1e6 / fps)`` µs on the source's clock; the clip spans first to last frame.
 """
 
 from __future__ import annotations
@@ -53,12 +55,17 @@ class FrameOptions:
 
 
 class FrameSource(SourceKind):
-    """Base of the kinds whose clips are frames; :meth:`make_clip` is :func:`frame_clip`."""
+    """Base of the kinds whose clips are frames: :meth:`frames`, then :func:`emulate_frames`."""
 
     input = FRAMES
 
+    def frames(self, spec: ClipSpec) -> tuple[np.ndarray, np.ndarray, float]:
+        """The clip's grey frames (N, H, W) uint8, their times (N,) int64 µs and frame rate."""
+        return clip_frames(spec, self.options.fps)
+
     def make_clip(self, spec: ClipSpec) -> Clip:
-        return frame_clip(spec, self.options, self.context.emulator)
+        frames, times, fps = self.frames(spec)
+        return emulate_frames(spec, frames, times, fps, self.options, self.context.emulator)
 
     def spec_for_file(self, path, clip_id: str) -> ClipSpec:
         """A video, or an image folder (its images in natural order, at least 2), as one clip."""
@@ -95,18 +102,43 @@ def load_frames(paths: list[str]) -> np.ndarray:
     return np.stack(frames)
 
 
-def clip_frames(spec: ClipSpec, fps: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """The clip's grey frames (N, H, W) uint8, their times (N,) int64 µs and the frame rate used."""
+def clip_frames(spec: ClipSpec, fps: float | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """The clip's grey frames (N, H, W) uint8, their times (N,) int64 µs and the frame rate used:
+    images at ``spec.info["fps"]`` (else ``fps``); a video at that rate (else its own), cut to
+    ``spec.info["start_s"]``..``["end_s"]`` (seconds, both inclusive) when given."""
     if is_video(spec.paths):
-        from ..emulator import read_frames
-        from ..emulator.frames import source_fps
-
-        rate = source_fps(spec.paths[0], spec.info.get("fps"))
-        frames, times = read_frames(spec.paths[0], fps=rate)
-        return frames, times, rate
+        return video_frames(Path(spec.paths[0]), spec.info.get("fps") or fps, spec.info.get("start_s"),
+                            spec.info.get("end_s"))
     frames = load_frames(spec.paths)
-    rate = float(spec.info.get("fps", fps))
+    rate = float(spec.info.get("fps") or fps)
     return frames, np.round(np.arange(len(frames)) * 1e6 / rate).astype(np.int64), rate
+
+
+def video_frames(path: Path, fps: float | None = None, start_s: float | None = None,
+                 end_s: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Grey frames, times (µs) and rate of a video (its own rate unless ``fps``), optionally only the
+    frames at ``start_s`` <= t <= ``end_s`` seconds; InputError for fewer than 2 frames."""
+    from ..emulator.frames import iter_frames, source_fps
+
+    rate = source_fps(path, fps)
+    t0 = None if start_s is None else round(start_s * 1e6)
+    t1 = None if end_s is None else round(end_s * 1e6)
+    frames, times = [], []
+    for chunk, t in iter_frames(path, fps=rate):
+        keep = np.ones(len(t), bool)
+        if t0 is not None:
+            keep &= t >= t0
+        if t1 is not None:
+            keep &= t <= t1
+        frames.append(chunk[keep])
+        times.append(t[keep])
+        if t1 is not None and t[-1] > t1:
+            break
+    n = sum(len(t) for t in times)
+    if n < 2:
+        where = f" in the segment {start_s}..{end_s} s" if t0 is not None or t1 is not None else ""
+        raise InputError(path, f"need at least 2 frames to make events, got {n}{where}")
+    return np.concatenate(frames), np.concatenate(times), rate
 
 
 def mask_timecode(frames: np.ndarray, region: tuple[float, float, float, float] = TIMECODE_REGION) -> np.ndarray:
@@ -149,13 +181,16 @@ def _fit_square(cx: float, cy: float, side: int, w: int, h: int) -> tuple[int, i
     return x, y, side, side
 
 
-def preprocess_frames(frames: np.ndarray, options: FrameOptions) -> tuple[np.ndarray, Crop]:
-    """Timecode mask, face crop, resize to ``options.frame_size`` and blur; returns frames and the crop."""
+def preprocess_frames(frames: np.ndarray, options: FrameOptions,
+                      box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, Crop]:
+    """Timecode mask, face crop (``box`` (x, y, w, h) when given, else :func:`face_box`), resize to
+    ``options.frame_size`` and blur; returns frames and the crop."""
     import cv2
 
     if options.mask_timecode:
         frames = mask_timecode(frames)
-    crop = face_box(frames[0], options.face_margin, options.face_crop)
+    crop = Crop(fit_box(box, frames.shape[2], frames.shape[1]), "given") if box is not None else \
+        face_box(frames[0], options.face_margin, options.face_crop)
     if crop.method == "center" and options.face_crop == "haar":
         log.info("no face found in the first frame; using a centre crop")
     x, y, bw, bh = crop.box
@@ -169,16 +204,26 @@ def preprocess_frames(frames: np.ndarray, options: FrameOptions) -> tuple[np.nda
     return out, crop
 
 
-def frame_clip(spec: ClipSpec, options: FrameOptions, emulator: Any) -> Clip:
-    """The clip of a frame spec (see the module docstring for the steps); ``emulator`` is the run's
-    :class:`~evfer.emulator.EmulatorSettings`."""
+def emulate_frames(spec: ClipSpec, frames: np.ndarray, times: np.ndarray, fps: float, options: FrameOptions,
+                   emulator: Any) -> Clip:
+    """The clip of a spec's frames (see the module docstring for the steps); ``emulator`` is the
+    run's :class:`~evfer.emulator.EmulatorSettings`."""
     from ..emulator import emulate
 
-    frames, times, fps = clip_frames(spec, options.fps)
-    frames, crop = preprocess_frames(frames, options)
+    box = spec.info.get("box")
+    frames, crop = preprocess_frames(frames, options, tuple(box) if box is not None else None)
     events = emulate(frames, times, emulator, clip_id=spec.id, source=spec.paths[0])
     events = events.with_meta(frame_size=[int(v) for v in options.frame_size], fps=fps, n_frames=len(frames))
     return Clip(events, (int(times[0]), int(times[-1])), crop)
+
+
+def fit_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    """A given crop box clipped to the frame; InputError when nothing of it is inside."""
+    x, y, w, h = (int(v) for v in box)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise InputError(None, f"box {list(box)} lies outside the {width}x{height} frame")
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def images_in(folder: Path) -> list[Path]:
