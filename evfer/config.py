@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,14 +27,21 @@ from .errors import ConfigError
 @dataclass
 class SourceConfig:
     """One dataset source: ``kind`` names the reader (see :mod:`evfer.datasets.kinds`), ``root`` its
-    folder, ``limit`` caps its clips (quick experiments). Every other key is an option of that kind,
+    folder, ``limit`` caps its clips (quick experiments), ``name`` tells two sources of one kind apart
+    (it prefixes clip and subject ids; default: the kind). Every other key is an option of that kind,
     kept here as written (``options``) until the dataset stage types it with the kind's own schema
     (:func:`evfer.datasets.kinds.resolve_sources`); saving writes them back flat, beside ``kind``."""
 
     kind: str
     root: str
     limit: int | None = None
+    name: str | None = None
     options: Any = field(default_factory=dict)  # the kind's options: a dict as written, later its dataclass
+
+    @property
+    def label(self) -> str:
+        """The source's name in clip ids, subject ids and reports: ``name``, else the kind."""
+        return self.name or self.kind
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any], path: str) -> SourceConfig:
@@ -42,16 +50,20 @@ class SourceConfig:
             raise ConfigError(f"{path}kind: required key is missing (the source's kind, e.g. ckplus)")
         if "root" not in raw:
             raise ConfigError(f"{path}root: required key is missing (the source's folder)")
-        fixed = {k: raw[k] for k in ("kind", "root", "limit") if k in raw}
+        fixed = {k: raw[k] for k in ("kind", "root", "limit", "name") if k in raw}
         options = {k: v for k, v in raw.items() if k not in fixed}
         src = cls(kind=fixed["kind"], root=_coerce(str, fixed["root"], f"{path}root"),
-                  limit=_coerce(int | None, fixed.get("limit"), f"{path}limit"), options=options)
+                  limit=_coerce(int | None, fixed.get("limit"), f"{path}limit"),
+                  name=_coerce(str | None, fixed.get("name"), f"{path}name"), options=options)
         _need(path, "limit", src.limit is None or src.limit >= 1, "null or at least 1")
+        _need(path, "name", src.name is None or re.fullmatch(r"[A-Za-z0-9_.]+", src.name) is not None,
+              "letters, digits, '_' or '.' (it names folders and prefixes ids)")
         return src
 
     def to_raw(self) -> dict[str, Any]:
         """The flat mapping again (typed options with their defaults filled in)."""
-        return {"kind": self.kind, "root": self.root, **to_dict(self.options), "limit": self.limit}
+        name = {"name": self.name} if self.name else {}
+        return {"kind": self.kind, **name, "root": self.root, **to_dict(self.options), "limit": self.limit}
 
 
 def _need(path: str, key: str, ok: bool, what: str) -> None:

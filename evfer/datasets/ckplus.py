@@ -54,7 +54,7 @@ class CKPlus(FrameSource):
     listing_options = frozenset({"neutral_from_onset"})
 
     def scan(self, progress: bool = True) -> Scan:
-        specs, skipped = scan_ckplus(self.root, self.options, self.name, self.source.limit)
+        specs, skipped = scan_ckplus(self.root, self.options, self.source_name, self.source.limit)
         return Scan(specs, skipped)
 
 
@@ -121,7 +121,11 @@ def _scan_official(images: Path, emotion: Path | None):
     for subject_dir in sorted(p for p in images.iterdir() if p.is_dir()):
         for seq_dir in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
             name = f"{subject_dir.name}_{seq_dir.name}"
-            frames = images_in(seq_dir)
+            try:
+                frames = images_in(seq_dir)
+            except InputError as exc:
+                skipped.append(Skipped(exc.source or str(seq_dir), exc.problem))
+                continue
             if not frames:
                 skipped.append(Skipped(str(seq_dir), "empty sequence (no images)"))
                 continue
@@ -154,7 +158,10 @@ def _scan_per_emotion(root: Path):
         for child in sorted(emo_dir.iterdir()):
             m = _SEQ_RE.match(child.name)
             if child.is_dir() and m:
-                groups[f"{m[1]}_{m[2]}"].extend(images_in(child))
+                try:
+                    groups[f"{m[1]}_{m[2]}"].extend(images_in(child))
+                except InputError as exc:
+                    skipped.append(Skipped(exc.source or str(child), exc.problem))
             elif child.name.startswith("."):
                 continue
             elif child.suffix.lower() in IMAGE_SUFFIXES and m:

@@ -40,10 +40,11 @@ class ClipSpec:
 
 @dataclass
 class Skipped:
-    """An item a reader could not use, and why (reported in the prepare summary)."""
+    """An item a reader could not use, and why (reported in the prepare summary, per source)."""
 
     item: str
     reason: str
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,13 @@ class Crop:
 @dataclass
 class Clip:
     """A clip's events, its time span [t0, t1] µs (first to last frame; for recordings first to last
-    event) and its crop. The span, not the events, defines the clip's windows."""
+    event), its crop and notes on how it was made. The span, not the events, defines the clip's
+    windows."""
 
     events: Events
     span_us: tuple[int, int]
     crop: Crop | None = None
+    notes: dict[str, float] = field(default_factory=dict)  # how it was made (e.g. alignment quality)
 
     @property
     def duration_us(self) -> int:
@@ -81,13 +84,16 @@ class ClipResult:
     n_events: int
     duration_us: int
     crop_method: str | None
+    notes: dict[str, float] = field(default_factory=dict)
 
 
 def clip_meta(clip: Clip) -> dict[str, Any]:
-    """The events-file metadata that :func:`read_clip` reads back: span and crop."""
+    """The events-file metadata that :func:`read_clip` reads back: span, crop and notes."""
     meta: dict[str, Any] = {"span_us": [int(clip.span_us[0]), int(clip.span_us[1])]}
     if clip.crop is not None:
         meta["crop"] = clip.crop.to_meta()
+    if clip.notes:
+        meta["notes"] = dict(clip.notes)
     return meta
 
 
@@ -116,7 +122,7 @@ def read_clip(path: str | os.PathLike) -> Clip:
     from ..io import read_events
 
     events = read_events(path)
-    return Clip(events, span_from(events), crop_from_meta(events.meta))
+    return Clip(events, span_from(events), crop_from_meta(events.meta), dict(events.meta.get("notes") or {}))
 
 
 def clip_seed(seed: int, clip_id: str) -> int:

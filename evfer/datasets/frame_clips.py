@@ -48,10 +48,21 @@ class FrameOptions:
             if not ok:
                 raise ConfigError(f"{path}{key}: must be {what}")
 
-        need("fps", self.fps > 0, "a positive frame rate")
+        need("fps", self.fps is None or self.fps > 0, "a positive frame rate")
         need("face_margin", self.face_margin >= 0, "a fraction >= 0")
         need("blur_sigma", self.blur_sigma >= 0, "a sigma >= 0 (0 disables)")
         need("frame_size", len(self.frame_size) == 2 and min(self.frame_size) >= 8, "[W, H], each >= 8")
+
+
+@dataclass
+class FrameSet:
+    """A clip's grey frames (N, H, W) uint8, their times (N,) int64 µs, the frame rate, and notes on
+    how they were made (e.g. the alignment of morphed stills)."""
+
+    frames: np.ndarray
+    times: np.ndarray
+    fps: float
+    notes: dict[str, float] = field(default_factory=dict)
 
 
 class FrameSource(SourceKind):
@@ -59,13 +70,12 @@ class FrameSource(SourceKind):
 
     input = FRAMES
 
-    def frames(self, spec: ClipSpec) -> tuple[np.ndarray, np.ndarray, float]:
-        """The clip's grey frames (N, H, W) uint8, their times (N,) int64 µs and frame rate."""
-        return clip_frames(spec, self.options.fps)
+    def frames(self, spec: ClipSpec) -> FrameSet:
+        """The clip's frames (images or a video; kinds that make their own frames override this)."""
+        return FrameSet(*clip_frames(spec, self.options.fps))
 
     def make_clip(self, spec: ClipSpec) -> Clip:
-        frames, times, fps = self.frames(spec)
-        return emulate_frames(spec, frames, times, fps, self.options, self.context.emulator)
+        return emulate_frames(spec, self.frames(spec), self.options, self.context.emulator)
 
     def spec_for_file(self, path, clip_id: str) -> ClipSpec:
         """A video, or an image folder (its images in natural order, at least 2), as one clip."""
@@ -74,7 +84,7 @@ class FrameSource(SourceKind):
             images = [str(p) for p in list_images(path)]
             if len(images) < 2:
                 raise InputError(path, f"need at least 2 images, found {len(images)}")
-            return ClipSpec(clip_id, self.name, "", "", images, {"fps": self.options.fps})
+            return ClipSpec(clip_id, self.source_name, "", "", images, {"fps": self.options.fps})
         if path.suffix.lower() not in VIDEO_SUFFIXES:
             raise InputError(path, f"not a video ({', '.join(VIDEO_SUFFIXES)}) or an image folder")
         return super().spec_for_file(path, clip_id)
@@ -204,17 +214,18 @@ def preprocess_frames(frames: np.ndarray, options: FrameOptions,
     return out, crop
 
 
-def emulate_frames(spec: ClipSpec, frames: np.ndarray, times: np.ndarray, fps: float, options: FrameOptions,
-                   emulator: Any) -> Clip:
+def emulate_frames(spec: ClipSpec, frame_set: FrameSet, options: FrameOptions, emulator: Any) -> Clip:
     """The clip of a spec's frames (see the module docstring for the steps); ``emulator`` is the
     run's :class:`~evfer.emulator.EmulatorSettings`."""
     from ..emulator import emulate
 
     box = spec.info.get("box")
-    frames, crop = preprocess_frames(frames, options, tuple(box) if box is not None else None)
+    frames, crop = preprocess_frames(frame_set.frames, options, tuple(box) if box is not None else None)
+    times = frame_set.times
     events = emulate(frames, times, emulator, clip_id=spec.id, source=spec.paths[0])
-    events = events.with_meta(frame_size=[int(v) for v in options.frame_size], fps=fps, n_frames=len(frames))
-    return Clip(events, (int(times[0]), int(times[-1])), crop)
+    events = events.with_meta(frame_size=[int(v) for v in options.frame_size], fps=frame_set.fps,
+                              n_frames=len(frames))
+    return Clip(events, (int(times[0]), int(times[-1])), crop, dict(frame_set.notes))
 
 
 def fit_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
@@ -227,9 +238,12 @@ def fit_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[in
 
 
 def images_in(folder: Path) -> list[Path]:
-    """Image files of ``folder`` in natural order; [] for a folder without images."""
+    """Image files of ``folder`` in natural order; [] for a folder without images (other problems,
+    such as a folder named like a frame, raise InputError)."""
     try:
         return list_images(folder)
-    except InputError:
-        return []
+    except InputError as exc:
+        if exc.source == str(folder):
+            return []
+        raise
 

@@ -16,7 +16,7 @@ from .source import EVENTS, FRAMES
 
 #: The kind used for an input type when the run has no source of that type (default options; a
 #: recording is then used whole unless a box is given).
-DEFAULT_KIND = {FRAMES: "ckplus", EVENTS: "nefer"}
+DEFAULT_KIND = {FRAMES: "ckplus", EVENTS: "recordings"}
 
 
 def input_type(path: Path) -> str:

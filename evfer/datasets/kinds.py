@@ -14,13 +14,19 @@ from ..emulator import EmulatorSettings
 from ..errors import ConfigError
 from .ckplus import CKPlus
 from .nefer import Nefer
+from .recordings import Recordings
+from .stills import Stills
 from .source import ClipContext, SourceKind
 from .synthetic.kind import Synthetic
+from .videos import Videos
 
 KINDS: dict[str, type[SourceKind]] = {
     "ckplus": CKPlus,
     "synthetic": Synthetic,
     "nefer": Nefer,
+    "videos": Videos,
+    "recordings": Recordings,
+    "stills": Stills,
 }
 
 

@@ -62,6 +62,7 @@ _ALIASES = {
     "afraid": "fear",
     "disgusted": "disgust",
     "contemptuous": "contempt",
+    "normal": "neutral",
 }
 
 

@@ -71,7 +71,7 @@ class Nefer(RecordingSource):
     path_options = frozenset({"annotations"})
 
     def scan(self, progress: bool = True) -> Scan:
-        specs, skipped, official = scan_nefer(self.root, self.options, self.source.limit)
+        specs, skipped, official = scan_nefer(self.root, self.options, self.source.limit, self.source_name)
         return Scan(specs, skipped, official)
 
     def make_clip(self, spec: ClipSpec) -> Clip:
@@ -206,8 +206,8 @@ def find_recording(sequence: str, subject: str, index: dict[str, list[Path]]) ->
 
 
 # ------------------------------------------------------------------------------------- scanning
-def scan_nefer(root: Path, options: NeferOptions,
-               limit: int | None = None) -> tuple[list[ClipSpec], list[Skipped], dict[str, str]]:
+def scan_nefer(root: Path, options: NeferOptions, limit: int | None = None,
+               source: str = "nefer") -> tuple[list[ClipSpec], list[Skipped], dict[str, str]]:
     """List NEFER's clips with the label set ``options.labels`` ("expected" or "reported").
 
     Returns (clip specs, skipped items with reasons, official split subject -> "train" | "test").
@@ -263,8 +263,8 @@ def scan_nefer(root: Path, options: NeferOptions,
             label = next(iter(seq.labels))
             specs.append(
                 ClipSpec(
-                    id="nefer-" + _UNSAFE.sub("_", seq_id),
-                    source="nefer",
+                    id=f"{source}-" + _UNSAFE.sub("_", seq_id),
+                    source=source,
                     subject=user,
                     original_label=label,
                     paths=[str(rec)],

@@ -69,7 +69,8 @@ def write_clip(job: ClipJob) -> ClipResult:
     meta.update(clip_id=spec.id, source=spec.source, subject=spec.subject, original_label=spec.original_label,
                 events_key=job.key)
     write_events(job.path, clip.events, **meta)
-    return ClipResult(spec.id, len(clip.events), clip.duration_us, clip.crop.method if clip.crop else None)
+    return ClipResult(spec.id, len(clip.events), clip.duration_us, clip.crop.method if clip.crop else None,
+                      clip.notes)
 
 
 def _job_label(job: ClipJob) -> str:
@@ -96,16 +97,19 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     for src in data.sources:
         kind = make_source(src, context)
         scan = kind.scan(progress)
+        for item in scan.skipped:
+            item.source = item.source or kind.source_name
         skipped += scan.skipped
-        official.update({f"{src.kind}:{subject}": split for subject, split in scan.official.items()})
+        official.update({f"{kind.source_name}:{subject}": split for subject, split in scan.official.items()})
         for spec in scan.specs:
             label = labels(spec.original_label)
             if label is None:
                 why = "not in the label table" if spec.original_label not in labels.table else "dropped by the label table"
-                skipped.append(Skipped(spec.id, f"label '{spec.original_label}' {why} ({labels.label_set})"))
+                skipped.append(Skipped(spec.id, f"label '{spec.original_label}' {why} ({labels.label_set})",
+                                       spec.source))
                 continue
             if spec.id in seen_ids:
-                skipped.append(Skipped(spec.id, "duplicate clip id (listed by two sources)"))
+                skipped.append(Skipped(spec.id, "duplicate clip id (listed by two sources)", spec.source))
                 continue
             seen_ids.add(spec.id)
             spec.info["label"] = label
@@ -124,6 +128,7 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     write_text_atomic(out / "prepare.yaml", dump_yaml(cfg))
 
     summary = make_summary(records, skipped, labels, cfg, before)
+    summary["clip_notes"] = _note_stats(records, crops.pop("notes"))
     summary["face_crop"] = crops
     write_json_atomic(out / "summary.json", summary)
     write_text_atomic(out / "summary.txt", format_summary(summary, records, labels))
@@ -143,6 +148,7 @@ def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out:
 
     records: dict[str, ClipRecord] = {}
     methods: dict[str, str] = {}
+    notes: dict[str, dict[str, float]] = {}
     todo: list[ClipJob] = []
     for spec, kind in jobs:
         rel = Path("events") / spec.source / f"{spec.id}.h5"
@@ -158,7 +164,7 @@ def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out:
                 if info.meta.get("events_key") == key:
                     rec.event_count = info.n_events
                     if rec.event_count == 0:
-                        skipped.append(Skipped(spec.id, NO_EVENTS))
+                        skipped.append(Skipped(spec.id, NO_EVENTS, spec.source))
                         del records[spec.id]
                         continue
                     span = info.meta.get("span_us")
@@ -166,6 +172,8 @@ def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out:
                     crop = crop_from_meta(info.meta)
                     if crop is not None:
                         methods[spec.id] = crop.method
+                    if info.meta.get("notes"):
+                        notes[spec.id] = dict(info.meta["notes"])
                     continue
                 log.info("%s: made with other settings; recomputing", path)
             except EvferError:
@@ -179,18 +187,21 @@ def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out:
         clip_id = result.item.spec.id
         error = result.error or (NO_EVENTS if result.value.n_events == 0 else None)
         if error:
-            skipped.append(Skipped(clip_id, error))
+            skipped.append(Skipped(clip_id, error, result.item.spec.source))
             failed.add(clip_id)
             continue
         records[clip_id].event_count = result.value.n_events
         records[clip_id].duration_us = result.value.duration_us
         if result.value.crop_method:
             methods[clip_id] = result.value.crop_method
+        if result.value.notes:
+            notes[clip_id] = dict(result.value.notes)
     kept = [r for r in sorted(records.values(), key=lambda r: r.id) if r.id not in failed]
     fallback = sorted(cid for cid, m in methods.items() if m == "center")
     if fallback:
         log.warning("no face found in %d clip(s); centre crop used (listed in summary.json)", len(fallback))
-    crops = {"methods": dict(Counter(methods[r.id] for r in kept if r.id in methods)), "center_fallback": fallback}
+    crops = {"methods": dict(Counter(methods[r.id] for r in kept if r.id in methods)), "center_fallback": fallback,
+             "notes": {r.id: notes[r.id] for r in kept if r.id in notes}}
     return kept, crops
 
 
@@ -240,14 +251,39 @@ def make_summary(records, skipped, labels: LabelMap, cfg: Config, before: dict) 
         "train_counts_before": before.get("train", {}),
         "train_draws_after": dict(class_counts(records, "train", weighted=True)),
         "neutral_to_expression_event_rate": _event_rate_ratio(records),
-        "skipped": [{"item": s.item, "reason": s.reason} for s in skipped],
+        "skipped": [{"item": s.item, "reason": s.reason, "source": s.source} for s in skipped],
         "skipped_by_reason": dict(Counter(s.reason for s in skipped).most_common()),
+        "skipped_per_source": {src: dict(Counter(_short(s.reason) for s in skipped if s.source == src).most_common())
+                               for src in sorted({s.source for s in skipped})},
     }
+
+
+def _note_stats(records: list[ClipRecord], notes: dict[str, dict[str, float]]) -> dict:
+    """Per source and note (e.g. the alignment correlation of morphed stills): n, mean, min, max, and
+    every clip's value."""
+    out: dict = {}
+    for r in records:
+        for name, value in notes.get(r.id, {}).items():
+            out.setdefault(r.source, {}).setdefault(name, {})[r.id] = value
+    return {source: {name: {"n": len(v), "mean": float(np.mean(list(v.values()))),
+                            "min": float(min(v.values())), "max": float(max(v.values())), "clips": v}
+                     for name, v in names.items()}
+            for source, names in out.items()}
+
+
+def _short(reason: str) -> str:
+    """A reason without its specifics (file names, numbers in parentheses), for counting."""
+    return reason.split(" (")[0].rsplit(": ", 1)[-1]
 
 
 def format_summary(summary: dict, records: list[ClipRecord], labels: LabelMap) -> str:
     lines = [f"{summary['clips']} clips from {summary['subjects']} subjects", "", labels.format_table(), ""]
     lines += ["clips per source:", count_table(records, labels.classes, by="source"), ""]
+    for source, reasons in summary.get("skipped_per_source", {}).items():
+        lines.append(f"skipped from {source or 'the sources'}: "
+                     + "; ".join(f"{reason} x{n}" for reason, n in reasons.items()))
+    if summary.get("skipped_per_source"):
+        lines.append("")
     lines += ["clips per split (subject-disjoint; subjects: "
               + ", ".join(f"{k} {v}" for k, v in summary["subjects_per_split"].items()) + "):",
               count_table(records, labels.classes, by="split"), ""]
@@ -256,6 +292,10 @@ def format_summary(summary: dict, records: list[ClipRecord], labels: LabelMap) -
     lines.append(f"balancing ({summary['balance']}, training split only): clips {before} -> draws per epoch {after}")
     for source, ratio in summary["neutral_to_expression_event_rate"].items():
         lines.append(f"neutral-to-expression event-rate ratio ({source}): {ratio:.2f}")
+    for source, names in summary.get("clip_notes", {}).items():
+        for name, st in names.items():
+            lines.append(f"{name} ({source}, {st['n']} clips): mean {st['mean']:.3g}, min {st['min']:.3g}, "
+                         f"max {st['max']:.3g}")
     crops = summary.get("face_crop") or {}
     if crops.get("methods"):
         lines.append("face crop: " + ", ".join(f"{m} {n}" for m, n in sorted(crops["methods"].items()))

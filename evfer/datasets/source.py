@@ -67,6 +67,11 @@ class SourceKind(ABC):
     def root(self) -> Path:
         return Path(self.source.root)
 
+    @property
+    def source_name(self) -> str:
+        """The name that prefixes this source's clip and subject ids (``name``, else the kind)."""
+        return self.source.label
+
     @abstractmethod
     def scan(self, progress: bool = True) -> Scan:
         """List the source's clips (cheap: no events are made here)."""
@@ -108,7 +113,7 @@ class SourceKind(ABC):
         path = Path(path)
         if not path.exists():
             raise InputError(path, "no such file or folder")
-        return ClipSpec(clip_id, self.name, "", "", [str(path)], self.file_info(path))
+        return ClipSpec(clip_id, self.source_name, "", "", [str(path)], self.file_info(path))
 
     def file_info(self, path: Path) -> dict[str, Any]:
         """``ClipSpec.info`` for :meth:`spec_for_file` (kinds add what their ``make_clip`` reads)."""

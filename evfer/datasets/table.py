@@ -63,6 +63,12 @@ def resolve_path(table: Path, value: str) -> Path:
     return p if p.is_absolute() else Path(table).parent / p
 
 
+def under(root: Path, value: str) -> Path:
+    """A path option: absolute, or relative to the source's root."""
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else Path(root) / p
+
+
 def parse_box(text: str) -> tuple[int, int, int, int] | None:
     """A box cell ``x y w h`` (spaces, commas, semicolons or brackets) in pixels; None when empty;
     ValueError when it is not four integers with positive w, h."""

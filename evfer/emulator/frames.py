@@ -22,6 +22,7 @@ colour is converted to grey — v2e's order.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -31,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FOLDER_FPS = 30.0
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".pnm", ".webp")
@@ -146,10 +149,17 @@ def natural_key(name: str) -> tuple:
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    """The image files of a folder in natural sort order; InputError if there are none."""
+    """The image files of a folder in natural sort order; InputError if there are none, or if an
+    entry named like a frame is not a readable file (a folder ``frame3.png`` would otherwise be
+    skipped silently and every later frame would move one frame interval earlier)."""
     folder = Path(folder)
-    files = [f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
-             and not f.name.startswith(".")]
+    files = []
+    for f in folder.iterdir():
+        if f.suffix.lower() not in IMAGE_SUFFIXES or f.name.startswith("."):
+            continue
+        if not f.is_file():
+            raise InputError(f, "named like a frame but is a folder or not a regular file")
+        files.append(f)
     if not files:
         subdirs = sum(1 for f in folder.iterdir() if f.is_dir())
         hint = f" (it has {subdirs} sub-folders: pass them, e.g. {folder}/*)" if subdirs else ""
@@ -243,7 +253,7 @@ def _cv2():
     if not _CV2_QUIET:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when the FFmpeg backend opens a file
         try:
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
         except AttributeError:  # pragma: no cover - very old OpenCV
             pass
         _CV2_QUIET = True
@@ -254,6 +264,8 @@ def _open_video(path: Path):
     cv2 = _cv2()
     if not path.is_file():
         raise InputError(path, "not a file")
+    if not os.access(path, os.R_OK):
+        raise InputError(path, "permission denied")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
@@ -262,8 +274,12 @@ def _open_video(path: Path):
 
 
 def _video_frames(path: Path) -> Iterator[tuple[str, np.ndarray]]:
+    """The decoded frames of a video; InputError when fewer frames decode than its container states
+    (a damaged video: OpenCV stops early, silently). A container that states no frame count cannot
+    be checked: that is logged as a warning."""
     cap = _open_video(path)
     try:
+        stated = int(cap.get(_cv2().CAP_PROP_FRAME_COUNT) or 0)
         n = 0
         while True:
             ok, img = cap.read()
@@ -273,6 +289,12 @@ def _video_frames(path: Path) -> Iterator[tuple[str, np.ndarray]]:
             n += 1
         if n == 0:
             raise InputError(path, "no frames could be decoded (unsupported or corrupt video)")
+        if stated > 0 and n < stated:
+            raise InputError(path, f"only {n} of the {stated} frames its container states could be decoded "
+                                   "(damaged video?)")
+        if stated <= 0:
+            log.warning("%s: the container states no frame count; %d frames decoded, damage would go unnoticed",
+                        path, n)
     finally:
         cap.release()
 

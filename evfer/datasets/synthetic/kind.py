@@ -46,5 +46,5 @@ class Synthetic(FrameSource):
 
     def scan(self, progress: bool = True) -> Scan:
         ensure_synthetic(self.root, self.options, progress=progress)
-        specs, skipped = scan_ckplus(self.root, self.options, self.name, self.source.limit)
+        specs, skipped = scan_ckplus(self.root, self.options, self.source_name, self.source.limit)
         return Scan(specs, skipped)

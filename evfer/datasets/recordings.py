@@ -1,0 +1,82 @@
+"""Labelled event recordings (a lab's own event camera): the ``recordings`` source kind.
+
+A CSV (option ``csv``, relative to ``root``; default ``recordings.csv``) with the columns
+``path, subject, label`` and optionally ``t_start_us, t_end_us`` (a time segment on the file's
+clock, µs) and ``box`` (``x y w h``: the face box in sensor pixels). Paths are relative to the CSV's
+folder or absolute; any format :mod:`evfer.io` reads (``.raw``, ``.dat``, ``.aedat4``, ``.h5``,
+``.npz``). Each row is one clip of the event-clip path (:mod:`evfer.datasets.event_clips`): the
+segment cropped to the row's box, else the source's ``face_box``, else a box estimated from event
+density as for NEFER.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from .clips import ClipSpec, Skipped
+from .event_clips import BoxOptions, RecordingSource
+from .labels import normalize_original
+from .source import Scan
+from .table import parse_box, parse_number, read_table, resolve_path, under
+
+_UNSAFE = str.maketrans({c: "_" for c in " /\\:*?\"<>|"})
+
+
+@dataclass
+class RecordingOptions(BoxOptions):
+    """Options of a ``recordings`` source (besides the face box)."""
+
+    csv: str = "recordings.csv"  # the label table, relative to root (or absolute)
+
+
+class Recordings(RecordingSource):
+    """Event files listed in a CSV with subject and label."""
+
+    name = "recordings"
+    Options = RecordingOptions
+    path_options = frozenset({"csv"})
+
+    def scan(self, progress: bool = True) -> Scan:
+        table = under(self.root, self.options.csv)
+        rows, skipped = read_table(table, ("path", "subject", "label"), ("t_start_us", "t_end_us", "box"))
+        specs = []
+        for row in rows:
+            item = f"{table}:{row.line}"
+            try:
+                spec = self._spec(table, row)
+            except ValueError as exc:
+                skipped.append(Skipped(item, str(exc)))
+                continue
+            if not Path(spec.paths[0]).is_file():
+                skipped.append(Skipped(item, f"{spec.paths[0]}: no such recording"))
+                continue
+            specs.append(spec)
+        ids = [s.id for s in specs]
+        for spec in specs:
+            if ids.count(spec.id) > 1:
+                raise InputError(table, f"two rows make the clip {spec.id} (same file, subject, label and start)")
+        specs.sort(key=lambda s: s.id)
+        if self.source.limit is not None:
+            specs = specs[: self.source.limit]
+        return Scan(specs, skipped)
+
+    def _spec(self, table: Path, row) -> ClipSpec:
+        path = resolve_path(table, row.get("path"))
+        subject, label = row.get("subject"), normalize_original(row.get("label"))
+        info: dict = {}
+        for key in ("t_start_us", "t_end_us"):
+            value = parse_number(row.get(key), key)
+            if value is not None:
+                if value != int(value) or value < 0:
+                    raise ValueError(f"{key} {value:g} is not a whole number of µs >= 0")
+                info[key] = int(value)
+        if "t_start_us" in info and "t_end_us" in info and info["t_end_us"] <= info["t_start_us"]:
+            raise ValueError(f"t_end_us {info['t_end_us']} is not after t_start_us {info['t_start_us']}")
+        box = parse_box(row.get("box"))
+        if box is not None:
+            info["box"] = list(box)
+        start = f"-t{info['t_start_us']}" if "t_start_us" in info else ""
+        clip_id = f"{self.source_name}-{subject}-{label}-{path.stem}{start}".translate(_UNSAFE)
+        return ClipSpec(clip_id, self.source_name, subject, label, [str(path)], info)

@@ -1,0 +1,125 @@
+"""Labelled videos (ADFES, RAVDESS, a lab's own recordings): the ``videos`` source kind.
+
+Two layouts under ``root``:
+
+- folders: ``<root>/<label>/<subject>_<anything>.<mp4|avi|mov|mkv|...>`` — the folder name is the
+  original label (mapped through the label table), the file name up to its first ``_`` the subject;
+- a CSV (option ``csv``, relative to ``root``) with the columns ``path, subject, label`` and
+  optionally ``start_s, end_s`` (a time segment, seconds) and ``box`` (``x y w h``: the face crop in
+  video pixels; default: the Haar cascade on the first frame, as for CK+).
+
+Each video (or segment) is one frame clip (:mod:`evfer.datasets.frame_clips`): decoded at its own
+frame rate (a file that does not state one is reported), colour to luma, face crop, resize, blur,
+emulator. A damaged video that decodes fewer frames than its container states is refused (see
+:func:`evfer.emulator.frames.iter_frames`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from .clips import ClipSpec, Skipped
+from .frame_clips import VIDEO_SUFFIXES, FrameOptions, FrameSource
+from .labels import normalize_original
+from .source import Scan
+from .table import parse_box, parse_number, read_table, resolve_path, under
+
+_UNSAFE = str.maketrans({c: "_" for c in " /\\:*?\"<>|"})
+
+
+@dataclass
+class VideoOptions(FrameOptions):
+    """Options of a ``videos`` source (besides the frame options)."""
+
+    fps: float | None = None  # None: each video's own frame rate
+    mask_timecode: bool = False  # CK+'s burnt-in timecode; videos have none
+    csv: str | None = None  # label table (path, subject, label[, start_s, end_s, box]); None: folder layout
+
+
+
+class Videos(FrameSource):
+    """Videos labelled by folder or by a CSV."""
+
+    name = "videos"
+    Options = VideoOptions
+    path_options = frozenset({"csv"})
+
+    def scan(self, progress: bool = True) -> Scan:
+        if not self.root.is_dir():
+            raise InputError(self.root, "videos folder not found")
+        rows, skipped = self._rows()
+        specs = []
+        for video, subject, label, info, item in rows:
+            problem = _video_problem(video, self.options.fps)
+            if problem:
+                skipped.append(Skipped(item, problem))
+                continue
+            stem = video.stem if "start_s" not in info else f"{video.stem}_{info['start_s']:g}s"
+            clip_id = f"{self.source_name}-{subject}-{normalize_original(label)}-{stem}".translate(_UNSAFE)
+            specs.append(ClipSpec(clip_id, self.source_name, subject, normalize_original(label), [str(video)], info))
+        specs.sort(key=lambda s: s.id)
+        if self.source.limit is not None:
+            specs = specs[: self.source.limit]
+        if not specs and not skipped:
+            raise InputError(self.root, "no videos found (expected <label>/<subject>_<name>.mp4 or a csv option)")
+        return Scan(specs, skipped)
+
+    def _rows(self) -> tuple[list[tuple[Path, str, str, dict, str]], list[Skipped]]:
+        """(video, subject, label, spec info, item name) per clip, and the skipped rows/files."""
+        if self.options.csv is not None:
+            return _csv_rows(under(self.root, self.options.csv))
+        rows, skipped = [], []
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for f in sorted(folder.iterdir()):
+                if f.name.startswith("."):
+                    continue
+                if f.suffix.lower() not in VIDEO_SUFFIXES:
+                    skipped.append(Skipped(str(f), f"not a video ({', '.join(VIDEO_SUFFIXES)})"))
+                    continue
+                subject = f.stem.split("_")[0]
+                if "_" not in f.stem or not subject:
+                    skipped.append(Skipped(str(f), "name is not <subject>_<anything>"))
+                    continue
+                rows.append((f, subject, folder.name, {}, str(f)))
+        return rows, skipped
+
+
+def _csv_rows(table: Path):
+    rows, skipped = read_table(table, ("path", "subject", "label"), ("start_s", "end_s", "box"))
+    out = []
+    for row in rows:
+        item = f"{table}:{row.line}"
+        try:
+            info: dict = {}
+            start, end = parse_number(row.get("start_s"), "start_s"), parse_number(row.get("end_s"), "end_s")
+            if start is not None:
+                info["start_s"] = start
+            if end is not None:
+                info["end_s"] = end
+            if start is not None and end is not None and end <= start:
+                raise ValueError(f"end_s {end:g} is not after start_s {start:g}")
+            if (start is not None and start < 0) or (end is not None and end <= 0):
+                raise ValueError("segment times must be >= 0 s")
+            box = parse_box(row.get("box"))
+            if box is not None:
+                info["box"] = list(box)
+        except ValueError as exc:
+            skipped.append(Skipped(item, str(exc)))
+            continue
+        out.append((resolve_path(table, row.get("path")), row.get("subject"), row.get("label"), info, item))
+    return out, skipped
+
+
+def _video_problem(path: Path, fps: float | None) -> str | None:
+    """Why ``path`` cannot be used (missing, unreadable, no frame rate), or None."""
+    from ..emulator.frames import source_fps
+
+    if not path.is_file():
+        return f"{path}: no such video"
+    try:
+        source_fps(path, fps)
+    except InputError as exc:
+        return str(exc)
+    return None
