@@ -48,8 +48,8 @@ def format_probe(pr) -> str:
 
 
 def run(args) -> int:
+    from ..atomic import json_default
     from ..io import probe
-    from ..io._common import json_default
 
     pr = probe(args.file, sensor_size=args.sensor_size)
     if args.json:

@@ -27,16 +27,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..events import Events
-from ._common import (
-    META_KEY,
-    FileInfo,
-    event_array,
-    meta_from_json,
-    meta_to_json,
-    native,
-    native_decoder,
-    native_steps,
-)
+from .metadata import META_KEY, meta_from_json, meta_to_json
+from .native import native, native_decoder, native_steps
+from .reader import EventReader, FileInfo, event_array
 
 _WHAT = "AEDAT 4.0"
 MAGIC = b"#!AER-DAT4.0"
@@ -110,7 +103,7 @@ def check_io_header(path: Path) -> None:
         raise bad(f"the XML description is not UTF-8 text (byte {exc.start:,} of it)") from None
 
 
-class AedatReader:
+class AedatReader(EventReader):
     def __init__(self, path: Path):
         from faery.extension import aedat
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..events import Events
-from ._common import FileInfo, meta_from_json, meta_to_json
+from .metadata import meta_from_json, meta_to_json
+from .reader import EventReader, FileInfo
 
 FIELDS = ("t", "x", "y", "p")
 
@@ -61,7 +62,7 @@ def _scalar_int(a: np.ndarray, name: str, path: Path) -> int:
     return value
 
 
-class NpzReader:
+class NpzReader(EventReader):
     def __init__(self, path: Path):
         self.path = path
         self.arrays = a = _load(path)

@@ -25,16 +25,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..events import Events
-from ._common import (
-    META_KEY,
-    FileInfo,
-    event_array,
-    meta_from_json,
-    meta_to_json,
-    native,
-    native_decoder,
-    native_steps,
-)
+from .metadata import META_KEY, meta_from_json, meta_to_json
+from .native import native, native_decoder, native_steps
+from .reader import EventReader, FileInfo, event_array
 from .header import read_header
 
 EVT_NAMES = {"evt2": "Prophesee EVT 2.0", "evt2.1": "Prophesee EVT 2.1", "evt3": "Prophesee EVT 3.0"}
@@ -77,7 +70,7 @@ def _geometry_detail(hdr) -> str:
     return ""
 
 
-class RawReader:
+class RawReader(EventReader):
     """EVT 2.0 / 2.1 / 3.0 ``.raw`` file."""
 
     def __init__(self, path: Path):
@@ -128,7 +121,7 @@ class RawReader:
                         yield event_array(ev["t"], ev["x"], ev["y"], ev["on"])
 
 
-class DatReader:
+class DatReader(EventReader):
     """Prophesee ``.dat`` file holding CD events (or the older, identical ``Event2d`` type)."""
 
     def __init__(self, path: Path):
@@ -242,6 +235,16 @@ def write_raw(
     if meta or need_fill:
         meta_line = f"% {META_KEY} {meta_to_json(meta)}\n" if meta else ""
         _rewrite(tmp, meta_line, last_high if need_fill else None)
+
+
+def write_evt3(tmp: Path, chunks: Iterable[Events], width: int, height: int, meta: dict[str, Any]) -> None:
+    """EVT 3.0 .raw (see :func:`write_raw`)."""
+    write_raw(tmp, chunks, width, height, meta, "evt3")
+
+
+def write_evt2(tmp: Path, chunks: Iterable[Events], width: int, height: int, meta: dict[str, Any]) -> None:
+    """EVT 2.0 .raw (see :func:`write_raw`)."""
+    write_raw(tmp, chunks, width, height, meta, "evt2")
 
 
 #: EVT 3.0 words per block when adding TIME_HIGH words (8 MB).

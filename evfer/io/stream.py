@@ -10,8 +10,6 @@ corrupt data — it never silently comes out unsorted.
 
 from __future__ import annotations
 
-from ..events import is_sorted  # noqa: F401  (re-exported for io modules)
-
 import bisect
 import os
 from collections.abc import Iterable, Iterator
@@ -19,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..events import EVENT_DTYPE
+from ..events import EVENT_DTYPE, is_sorted
 
 #: Events within this many µs of the newest event seen are held back for re-ordering.
 REORDER_SLACK_US = 1000
