@@ -436,6 +436,13 @@ def test_ordered_small_steps_back_equal_a_stable_sort(seed, n, sizes):
     np.testing.assert_array_equal(out, expected[np.argsort(expected["t"], kind="stable")])
 
 
+def test_ordered_holds_back_events_within_the_slack_of_a_later_packet():
+    """Event 100 is within 50 µs of 101 (the next packet), so it must stay held: 60, which comes
+    later and is only 41 µs older than the newest event, still goes before it."""
+    out = np.concatenate(list(ordered(_packets([0, 100, 101, 60], [2, 3]), "mem", slack_us=50)))
+    assert out["t"].tolist() == [0, 60, 100, 101]
+
+
 def test_ordered_refuses_a_big_jump_back():
     packets = _packets([0, 10, 5000, 6000, 7000, 8000, 100], [4, 6])
     with pytest.raises(InputError, match="jump back by 5900 µs"):
