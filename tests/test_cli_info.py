@@ -222,3 +222,15 @@ def test_damaged_npz_gives_one_line(tmp_path):
     data[at : at + 16] = bytes(b ^ 0x5A for b in data[at : at + 16])
     path.write_bytes(bytes(data))
     _one_error_line(path, "npz archive (truncated or corrupt?)")
+
+
+@pytest.mark.shared_data
+def test_cut_recordings_give_one_line(tmp_path, shared):
+    """The issue's examples: the 21,258-byte head of the EVT 3.0 sample, and a cut inside its header."""
+    data = shared("event-samples", "evt3_sample.raw").read_bytes()
+    head = tmp_path / "head.raw"
+    head.write_bytes(data[:21_258])
+    _one_error_line(head, "truncated EVT 3.0 data: it ends inside a vector group")
+    header = tmp_path / "header.raw"
+    header.write_bytes(data[:100])
+    _one_error_line(header, "truncated inside its '%' header: the file ends in the line '% plugin_n'")

@@ -303,10 +303,10 @@ def test_written_evt3_with_sparse_events_decodes_right_everywhere(tmp_path, monk
     import evt3
     from faery.extension import evt
 
-    from evfer.io import prophesee
+    from evfer.io import prophesee_write
 
     if block_words:
-        monkeypatch.setattr(prophesee, "_REWRITE_WORDS", block_words)
+        monkeypatch.setattr(prophesee_write, "_REWRITE_WORDS", block_words)
     ev = Events.from_arrays(t, np.arange(len(t)) % 64, np.zeros(len(t)), np.ones(len(t)), 64, 48)
     path = write_events(tmp_path / "sparse.raw", ev)
     assert read_events(path) == ev

@@ -65,11 +65,11 @@ class Format:
 # fmt: off
 FORMATS: tuple[Format, ...] = (
     Format("evt3", "Prophesee EVT 3.0 (also reads EVT 2.0 / 2.1)", (".raw",), "prophesee:RawReader",
-           "prophesee:write_evt3", default_for=(".raw",)),
+           "prophesee_write:write_evt3", default_for=(".raw",)),
     Format("evt2", "Prophesee EVT 2.0", (".raw",), "prophesee:RawReader",
-           "prophesee:write_evt2"),
+           "prophesee_write:write_evt2"),
     Format("dat", "Prophesee DAT (CD events)", (".dat",), "prophesee:DatReader",
-           "prophesee:write_dat", default_for=(".dat",)),
+           "prophesee_write:write_dat", default_for=(".dat",)),
     Format("aedat4", "AEDAT 4.0 (iniVation DV)", (".aedat4",), "aedat:AedatReader",
            "aedat:write_aedat", default_for=(".aedat4",), states_size=True),
     Format("evfer", "evfer event store (HDF5)", (".h5", ".hdf5"), "hdf5:reader_for",

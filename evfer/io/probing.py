@@ -7,11 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .formats import open_reader
 from .geometry import Extent, Geometry, SensorSize, as_size, inferred_geometry, stated_geometry
-from .reader import EventStats
+from .reader import Tally
 from .reading import ordered_window
 
 
@@ -70,20 +68,16 @@ def probe(path: str | os.PathLike, *, sensor_size: SensorSize | str | None = Non
     reader = open_reader(path)
     geo = stated_geometry(reader.info, path, as_size(sensor_size))
     extent = Extent()  # only needed when the size is inferred
-    n = n_on = 0
-    t_first = t_last = None
+    tally = Tally()
     check = Geometry(1 << 16, 1 << 16, "") if geo is None else geo
     for a in ordered_window(reader, path, check, None, None):
         if geo is None:
             extent.add(a)
-        n += len(a)
-        n_on += int(np.count_nonzero(a["p"] > 0))
-        t_first = int(a["t"][0]) if t_first is None else t_first
-        t_last = int(a["t"][-1])
+        tally.add(a)
+    stats = tally.stats
+    reader.check_stats(stats)
     if geo is None:
         geo = inferred_geometry(path, extent)
-    stats = EventStats(n_events=n, n_on=n_on, t_first=t_first, t_last=t_last)
-    reader.check_stats(stats)
     return Probe(
         path=str(path),
         format=reader.info.format,

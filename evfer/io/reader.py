@@ -47,6 +47,28 @@ class EventStats:
     t_last: int | None
 
 
+class Tally:
+    """:class:`EventStats` gathered packet by packet from time-ordered event arrays."""
+
+    def __init__(self) -> None:
+        self.n_events = self.n_on = 0
+        self.t_first: int | None = None
+        self.t_last: int | None = None
+
+    def add(self, a: np.ndarray) -> None:
+        if len(a) == 0:
+            return
+        self.n_events += len(a)
+        self.n_on += int(np.count_nonzero(a["p"] > 0))
+        if self.t_first is None:
+            self.t_first = int(a["t"][0])
+        self.t_last = int(a["t"][-1])
+
+    @property
+    def stats(self) -> EventStats:
+        return EventStats(self.n_events, self.n_on, self.t_first, self.t_last)
+
+
 class EventReader(abc.ABC):
     """An opened event file of one format.
 
@@ -70,8 +92,9 @@ class EventReader(abc.ABC):
         """
 
     def check_stats(self, stats: EventStats) -> None:
-        """Raise InputError if ``stats`` (found by decoding the whole file) contradict what the file
-        states about its events. By default a file states nothing, so there is nothing to check."""
+        """Raise InputError if ``stats`` (found by decoding the whole file, after the events passed
+        the reading checks) contradict what the file states about its events. By default a file
+        states nothing, so there is nothing to check."""
 
 
 def event_array(t: Any, x: Any, y: Any, on: Any) -> np.ndarray:

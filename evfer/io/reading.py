@@ -12,7 +12,7 @@ import numpy as np
 from ..events import EVENT_DTYPE, Events
 from .formats import open_reader
 from .geometry import Geometry, SensorSize, as_size, require_sound, resolve_geometry
-from .reader import EventReader
+from .reader import EventReader, Tally
 from .stream import check_coordinates, coalesce, ordered, rebatch, windowed
 
 DEFAULT_CHUNK_EVENTS = 1_000_000
@@ -117,6 +117,10 @@ def read_events(
     path, reader, geo = _open(path, sensor_size, require_geometry)
     parts = list(ordered_window(reader, path, geo, t_start, t_end, whole=True))
     array = parts[0] if len(parts) == 1 else _join(parts)
+    if t_start is None and t_end is None:  # the whole file: check what it states about its events
+        tally = Tally()
+        tally.add(array)
+        reader.check_stats(tally.stats)
     if array.base is not None and array.base.nbytes > 2 * array.nbytes:
         array = array.copy()  # a small window of a big decoded packet: do not keep the packet alive
     return Events(array, geo.width, geo.height, reader_meta(reader, path, geo), check=False)
@@ -142,7 +146,11 @@ def iter_events(
     meta = reader_meta(reader, path, geo)
 
     def generate() -> Iterator[Events]:
+        tally = Tally()
         for a in rebatch(ordered_window(reader, path, geo, t_start, t_end), chunk_events):
+            tally.add(a)
             yield Events(a, geo.width, geo.height, meta, check=False)
+        if t_start is None and t_end is None:  # the whole file: check what it states about its events
+            reader.check_stats(tally.stats)
 
     return generate()
