@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import InputError
 from .reader import EventReader
+from .sniff import sniff
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Format:
             them apart by content.
         writer: ``"module:attr"`` of ``(tmp_path, chunks, width, height, meta) -> None``, or None
             for a format that is only read.
+        content: kinds of first bytes (:func:`evfer.io.sniff.sniff`) its files may start with;
+            a file whose suffix names this format but whose content is another known kind is
+            refused before its reader sees it.
         default_for: file name endings for which writing picks this format when none is given
             (the longest matching ending wins).
         time_index: window reads jump to the window (time index or bisection) instead of
@@ -44,6 +48,7 @@ class Format:
     suffixes: tuple[str, ...]
     reader: str
     writer: str | None
+    content: tuple[str, ...]
     default_for: tuple[str, ...] = ()
     time_index: bool = False
     bounded_memory: bool = True
@@ -65,20 +70,20 @@ class Format:
 # fmt: off
 FORMATS: tuple[Format, ...] = (
     Format("evt3", "Prophesee EVT 3.0 (also reads EVT 2.0 / 2.1)", (".raw",), "prophesee:RawReader",
-           "prophesee_write:write_evt3", default_for=(".raw",)),
+           "prophesee_write:write_evt3", ("prophesee-evt",), default_for=(".raw",)),
     Format("evt2", "Prophesee EVT 2.0", (".raw",), "prophesee:RawReader",
-           "prophesee_write:write_evt2"),
+           "prophesee_write:write_evt2", ("prophesee-evt",)),
     Format("dat", "Prophesee DAT (CD events)", (".dat",), "prophesee:DatReader",
-           "prophesee_write:write_dat", default_for=(".dat",)),
+           "prophesee_write:write_dat", ("prophesee-dat",), default_for=(".dat",)),
     Format("aedat4", "AEDAT 4.0 (iniVation DV)", (".aedat4",), "aedat:AedatReader",
-           "aedat:write_aedat", default_for=(".aedat4",), states_size=True),
+           "aedat:write_aedat", ("aedat4",), default_for=(".aedat4",), states_size=True),
     Format("evfer", "evfer event store (HDF5)", (".h5", ".hdf5"), "hdf5:reader_for",
-           "hdf5:write_store", default_for=(".h5", ".hdf5"), time_index=True,
+           "hdf5:write_store", ("hdf5",), default_for=(".h5", ".hdf5"), time_index=True,
            states_size=True),
     Format("v2e", "v2e HDF5 output", (".h5", ".hdf5"), "hdf5:reader_for",
-           "hdf5:write_v2e", default_for=(".v2e.h5", ".v2e.hdf5"), time_index=True),
+           "hdf5:write_v2e", ("hdf5",), default_for=(".v2e.h5", ".v2e.hdf5"), time_index=True),
     Format("npz", "NumPy archive of arrays t, x, y, p", (".npz",), "npz:NpzReader",
-           "npz:write_npz", default_for=(".npz",), bounded_memory=False),
+           "npz:write_npz", ("zip", "npy"), default_for=(".npz",), bounded_memory=False),
 )
 # fmt: on
 
@@ -120,13 +125,20 @@ def check_file(path: str | os.PathLike) -> Path:
 
 
 def open_reader(path: str | os.PathLike) -> EventReader:
-    """The reader for ``path``, chosen by its suffix, after checking that the file exists and is not empty."""
+    """The reader for ``path``, chosen by its suffix, after checking that the file exists, is not
+    empty, and does not clearly hold another format than its suffix says."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES and not path.is_dir():
         raise unknown_type(path)
     path = check_file(path)
-    return formats_for(suffix)[0].open(path)
+    rows = formats_for(suffix)
+    content = sniff(path)
+    if content is not None and not any(content.kind in f.content for f in rows):
+        holder = next((f for f in FORMATS if content.kind in f.content), None)
+        advice = f"; rename it to {holder.suffixes[0]}" if holder else ""
+        raise InputError(path, f"has the extension {suffix} but holds {content.description}{advice}")
+    return rows[0].open(path)
 
 
 def write_format(path: Path, format: str | None, version: str | None) -> Format:
