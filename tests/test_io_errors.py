@@ -108,7 +108,8 @@ def test_raw_header_only_is_an_error(tmp_path):
     header = b"% evt 3.0\n% plugin_name hal_plugin_gen41_evk3\n"
     _fails(_copy(tmp_path, "h.raw", header), "holds a '%' header but no event data after it")
     _fails(_copy(tmp_path, "h2.raw", b"% evt 3.0\n"), "holds a '%' header but no event data after it")
-    _fails(_copy(tmp_path, "h3.raw", header[:-5]), "truncated inside its '%' header: the file ends in the line '% plugin_name hal_plugin_gen41_'")
+    cut_line = "truncated inside its '%' header: the file ends in the line '% plugin_name hal_plugin_gen41_'"
+    _fails(_copy(tmp_path, "h3.raw", header[:-5]), cut_line)
     ev = read_events(_copy(tmp_path, "h4.raw", header + b"% evfer_events 0\n"))
     assert len(ev) == 0 and ev.sensor_size == (1280, 720)
 

@@ -43,7 +43,7 @@ def test_write_format_choice(name, options, expected):
         ("x.raw", {"version": "evt21"}, "unknown EVT version 'evt21'; choose evt3 or evt2"),
         ("x.dat", {"version": "evt2"}, "version= is for .raw files only"),
         ("x.raw", {"format": "evt3", "version": "evt2"}, "not together with format="),
-        ("x.raw", {"format": "v3"}, "unknown format 'v3'; choose one of evt3, evt2, dat, aedat4, evfer, v2e, npz"),
+        ("x.raw", {"format": "v3"}, "unknown format 'v3'; choose one of evt3, evt2, dat, aedat4, evfer, v2e"),
         ("x.h5", {"format": "evt2"}, "format='evt2' needs a file name ending in .raw"),
         ("x.npz", {"format": "evfer"}, "format='evfer' needs a file name ending in .h5 or .hdf5"),
     ],

@@ -37,19 +37,20 @@ def _refused(path, message):
 
 
 @pytest.mark.parametrize(
-    "source, name, message",
+    "source, name, holds, suffix",
     [
-        ("a.h5", "x.dat", "has the extension .dat but holds an HDF5 file; rename it to .h5"),
-        ("a.raw", "x.dat", "has the extension .dat but holds a Prophesee EVT 3.0 recording; rename it to .raw"),
-        ("a2.raw", "x.npz", "has the extension .npz but holds a Prophesee EVT 2.0 recording; rename it to .raw"),
-        ("a.dat", "x.raw", "has the extension .raw but holds a Prophesee DAT recording; rename it to .dat"),
-        ("a.aedat4", "x.hdf5", "has the extension .hdf5 but holds an AEDAT 4.0 recording; rename it to .aedat4"),
-        ("a.npz", "x.h5", "has the extension .h5 but holds a zip archive (as .npz files are); rename it to .npz"),
-        ("a.h5", "x.aedat4", "has the extension .aedat4 but holds an HDF5 file; rename it to .h5"),
+        ("a.h5", "x.dat", "an HDF5 file", ".h5"),
+        ("a.raw", "x.dat", "a Prophesee EVT 3.0 recording", ".raw"),
+        ("a2.raw", "x.npz", "a Prophesee EVT 2.0 recording", ".raw"),
+        ("a.dat", "x.raw", "a Prophesee DAT recording", ".dat"),
+        ("a.aedat4", "x.hdf5", "an AEDAT 4.0 recording", ".aedat4"),
+        ("a.npz", "x.h5", "a zip archive (as .npz files are)", ".npz"),
+        ("a.h5", "x.aedat4", "an HDF5 file", ".h5"),
     ],
 )
-def test_renamed_files_say_what_they_hold(tmp_path, written, source, name, message):
-    _refused(_renamed(tmp_path, written[source], name), message)
+def test_renamed_files_say_what_they_hold(tmp_path, written, source, name, holds, suffix):
+    path = _renamed(tmp_path, written[source], name)
+    _refused(path, f"has the extension {path.suffix} but holds {holds}; rename it to {suffix}")
 
 
 @pytest.mark.shared_data

@@ -123,7 +123,8 @@ def test_evt2_and_dat_boundary_cuts_cannot_be_seen(tmp_path, shared, name, unit)
     keep = start + (source.stat().st_size - start) // unit // 2 * unit
     shorter = read_events(_cut(tmp_path, source, keep), sensor_size=(640, 480))
     assert 0 < len(shorter) < len(full)
-    _refused(_cut(tmp_path, source, keep + 1, name=f"mid{source.suffix}"), f"after the last complete {unit}-byte")
+    mid = _cut(tmp_path, source, keep + 1, name=f"mid{source.suffix}")
+    _refused(mid, f"after the last complete {unit}-byte")
 
 
 def test_evt21_words_are_64_bit(tmp_path):

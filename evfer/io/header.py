@@ -103,7 +103,8 @@ def read_header(path: str | os.PathLike, kind: str = "raw") -> PropheseeHeader:
         if text is None:
             break
         if cut:
-            raise InputError(path, f"truncated inside its '%' header: the file ends in the line '{text[:60]}'")
+            problem = f"truncated inside its '%' header: the file ends in the line '{text[:60]}'"
+            raise InputError(path, problem)
         pos = end + 1
         lines.append(text)
         if text[1:].strip().lower() == "end":

@@ -9,10 +9,13 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import numpy as np
+
 from ..errors import EvferError, InputError
+from ..events import Events
 
 # faery and evt3 are Rust extensions. A Rust panic is turned into a Python exception (pyo3
 # PanicException, a BaseException), but Rust's panic hook first prints "thread '...' panicked at
@@ -218,3 +221,21 @@ def native_decoder(path: str | os.PathLike, what: str, make: Callable[[], Any]) 
             native(path, what, obj.__exit__, None, None, None)
         raise
     native(path, what, obj.__exit__, None, None, None)
+
+
+def faery_packets(
+    chunks: Iterable[Events], polarity: tuple[str, str], what: str
+) -> Iterator[tuple[np.ndarray, int]]:
+    """Events chunks as the arrays faery's encoders take (t u8, x u2, y u2, and the ``polarity``
+    field (name, dtype) true for ON), each with its first timestamp; ``what`` names the format
+    in the error for negative timestamps, which faery cannot write."""
+    name, kind = polarity
+    dtype = np.dtype([("t", "<u8"), ("x", "<u2"), ("y", "<u2"), (name, kind)])
+    for ev in chunks:
+        if len(ev) == 0:
+            continue
+        if ev.t[0] < 0:
+            raise ValueError(f"negative timestamps ({ev.t[0]} µs) cannot be written to {what}")
+        a = np.empty(len(ev), dtype)
+        a["t"], a["x"], a["y"], a[name] = ev.t, ev.x, ev.y, ev.p > 0
+        yield a, int(ev.t[0])

@@ -46,7 +46,9 @@ def _load(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as f:
         head = f.read(6)
     if not head.startswith((*_ZIP_MAGIC, _NPY_MAGIC)):
-        raise InputError(path, "not an .npz archive: it does not start like a zip file (truncated or corrupt?)")
+        raise InputError(
+            path, "not an .npz archive: it does not start like a zip file (truncated or corrupt?)"
+        )
     try:
         z = np.load(path, allow_pickle=False)
     except _LOAD_ERRORS as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +17,11 @@ import numpy as np
 from ..events import Events
 from .header import read_header
 from .metadata import META_KEY, meta_to_json
+from .native import faery_packets
 from .truncation import COUNT_KEY
 
 #: Timestamps wrap after this many µs in each format; writers shift the clock (``% t0``) beyond it.
 TIME_PERIOD_US = {"evt2": 1 << 34, "evt3": 1 << 24, "dat": 1 << 32}
-
-
-def _faery_packets(chunks: Iterable[Events], fields: tuple[str, str]) -> Iterator[tuple[np.ndarray, int]]:
-    """Events chunks as faery arrays (t u8, x u2, y u2, <pol> bool/u1) with their first timestamp."""
-    pol_name, pol_type = fields
-    dtype = np.dtype([("t", "<u8"), ("x", "<u2"), ("y", "<u2"), (pol_name, pol_type)])
-    for ev in chunks:
-        if len(ev) == 0:
-            continue
-        if ev.t[0] < 0:
-            raise ValueError(f"negative timestamps ({ev.t[0]} µs) cannot be written to Prophesee files")
-        a = np.empty(len(ev), dtype)
-        a["t"] = ev.t
-        a["x"] = ev.x
-        a["y"] = ev.y
-        a[pol_name] = ev.p > 0
-        yield a, int(ev.t[0])
 
 
 def _extra_header(n_events: int, meta: dict[str, Any]) -> str:
@@ -72,7 +56,7 @@ def write_raw(
     need_fill = False  # some consecutive events are more than one TIME_HIGH step apart
     n = 0
     try:
-        for a, t_first in _faery_packets(chunks, ("on", "?")):
+        for a, t_first in faery_packets(chunks, ("on", "?"), "Prophesee files"):
             n += len(a)
             if encoder is None:
                 zero_t0 = t_first >= TIME_PERIOD_US[version]
@@ -168,7 +152,7 @@ def write_dat(tmp: Path, chunks: Iterable[Events], width: int, height: int, meta
     encoder = None
     n = 0
     try:
-        for a, t_first in _faery_packets(chunks, ("payload", "u1")):
+        for a, t_first in faery_packets(chunks, ("payload", "u1"), "Prophesee files"):
             n += len(a)
             if encoder is None:
                 zero_t0 = t_first >= TIME_PERIOD_US["dat"]

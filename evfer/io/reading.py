@@ -37,7 +37,12 @@ def reader_meta(reader: EventReader, path: Path, geo: Geometry) -> dict[str, Any
 
 
 def ordered_window(
-    reader: EventReader, path: Path, geo: Geometry, t_start: int | None, t_end: int | None, whole: bool = False
+    reader: EventReader,
+    path: Path,
+    geo: Geometry,
+    t_start: int | None,
+    t_end: int | None,
+    whole: bool = False,
 ) -> Iterator[np.ndarray]:
     """The reader's events with ``t_start <= t < t_end`` in time order, checked against ``geo``."""
     origin = f"size from {geo.describe()}"

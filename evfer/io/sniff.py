@@ -47,8 +47,10 @@ def sniff(path: Path) -> Content | None:
     m = _OLD_AEDAT.match(head)
     if m:
         version = m.group(1).decode()
-        description = f"an AEDAT {version} recording (jAER / cAER): not an AEDAT 4.0 file, the only AEDAT evfer reads"
-        return Content("aedat-old", description)
+        return Content(
+            "aedat-old",
+            f"an AEDAT {version} recording (jAER / cAER): not an AEDAT 4.0 file, the only AEDAT evfer reads",
+        )
     if _PICKLE.match(head):
         return Content("pickle", "a Python pickle, which evfer never loads")
     if head.startswith(b"%"):

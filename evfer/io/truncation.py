@@ -67,10 +67,8 @@ def check_has_data(path: Path, body: int, stated: int | None) -> None:
 def check_whole_units(path: Path, body: int, unit: int, what: str) -> None:
     """InputError unless ``body`` bytes of data are whole ``unit``-byte ``what``s."""
     if body % unit:
-        raise InputError(
-            path,
-            f"truncated: {body % unit} byte(s) after the last complete {unit}-byte {what} (file cut mid-word?)",
-        )
+        extra = f"{body % unit} byte(s) after the last complete {unit}-byte {what}"
+        raise InputError(path, f"truncated: {extra} (file cut mid-word?)")
 
 
 def evt3_end_problem(words: np.ndarray) -> str | None:
