@@ -13,7 +13,7 @@ import pytest
 import evfer
 from evfer.errors import InputError
 from evfer.io import FORMATS, SUPPORTED_SUFFIXES, WRITE_FORMATS, EventReader, EventStats, write_events
-from evfer.io.formats import _load, open_reader, write_format
+from evfer.io.formats import open_reader, resolve, write_format
 from evfer.testing import random_events
 
 EVFER = Path(evfer.__file__).parent
@@ -55,7 +55,7 @@ def test_write_format_errors(name, options, error):
 
 def test_every_row_resolves():
     for f in FORMATS:
-        assert callable(_load(f.reader)) and callable(_load(f.writer)), f.name
+        assert callable(resolve(f.reader)) and callable(resolve(f.writer)), f.name
         assert f.suffixes and all(s.startswith(".") and s == s.lower() for s in f.suffixes)
     shared = {}
     for f in FORMATS:  # formats that share a suffix share the reader that tells them apart
@@ -77,7 +77,7 @@ def test_capabilities_match_behaviour(tmp_path, monkeypatch):
         assert isinstance(reader, EventReader)
         decoded = sum(len(a) for a in reader.packets(9_000_000, 9_500_000))
         assert (decoded < len(ev) / 2) == f.time_index, f.name
-        assert reader.info.geometry == (64, 48)  # evfer's writers always store the size
+        assert (reader.info.geometry == (64, 48)) == f.stores_size
         assert (reader.info.meta.get("k") == 1) == f.stores_meta
 
 

@@ -38,8 +38,7 @@ class Format:
             (the longest matching ending wins).
         time_index: window reads jump to the window (time index or bisection) instead of
             decoding from the start.
-        bounded_memory: read and written in bounded memory (else loaded / kept whole).
-        states_size: every file of the format states its sensor size (not only evfer's own).
+        stores_size: evfer's writer stores the sensor size (files from elsewhere may lack it).
         stores_meta: evfer's writer stores the metadata (``Events.meta``).
     """
 
@@ -51,8 +50,7 @@ class Format:
     content: tuple[str, ...]
     default_for: tuple[str, ...] = ()
     time_index: bool = False
-    bounded_memory: bool = True
-    states_size: bool = False
+    stores_size: bool = True
     stores_meta: bool = True
 
     @property
@@ -61,10 +59,10 @@ class Format:
 
     def open(self, path: Path) -> EventReader:
         """The reader for ``path`` (a checked, existing file)."""
-        return _load(self.reader)(path)
+        return resolve(self.reader)(path)
 
     def write(self, tmp: Path, chunks: Any, width: int, height: int, meta: dict[str, Any]) -> None:
-        _load(self.writer)(tmp, chunks, width, height, meta)
+        resolve(self.writer)(tmp, chunks, width, height, meta)
 
 
 # fmt: off
@@ -76,14 +74,13 @@ FORMATS: tuple[Format, ...] = (
     Format("dat", "Prophesee DAT (CD events)", (".dat",), "prophesee:DatReader",
            "prophesee_write:write_dat", ("prophesee-dat",), default_for=(".dat",)),
     Format("aedat4", "AEDAT 4.0 (iniVation DV)", (".aedat4",), "aedat:AedatReader",
-           "aedat:write_aedat", ("aedat4",), default_for=(".aedat4",), states_size=True),
+           "aedat:write_aedat", ("aedat4",), default_for=(".aedat4",)),
     Format("evfer", "evfer event store (HDF5)", (".h5", ".hdf5"), "hdf5:reader_for",
-           "hdf5:write_store", ("hdf5",), default_for=(".h5", ".hdf5"), time_index=True,
-           states_size=True),
+           "hdf5:write_store", ("hdf5",), default_for=(".h5", ".hdf5"), time_index=True),
     Format("v2e", "v2e HDF5 output", (".h5", ".hdf5"), "hdf5:reader_for",
            "hdf5:write_v2e", ("hdf5",), default_for=(".v2e.h5", ".v2e.hdf5"), time_index=True),
     Format("npz", "NumPy archive of arrays t, x, y, p", (".npz",), "npz:NpzReader",
-           "npz:write_npz", ("zip", "npy"), default_for=(".npz",), bounded_memory=False),
+           "npz:write_npz", ("zip", "npy"), default_for=(".npz",)),
 )
 # fmt: on
 
@@ -95,7 +92,8 @@ WRITE_FORMATS: tuple[str, ...] = tuple(f.name for f in FORMATS if f.writable)
 RAW_VERSIONS: tuple[str, ...] = tuple(f.name for f in FORMATS if f.writable and ".raw" in f.suffixes)
 
 
-def _load(ref: str) -> Any:
+def resolve(ref: str) -> Any:
+    """The object a ``"module:attr"`` reference of the table names (module inside evfer.io)."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(f"{__package__}.{module}"), attr)
 

@@ -34,7 +34,9 @@ _SIGNATURES = (
 _OLD_AEDAT = re.compile(rb"#!AER-DAT(\d+\.\d+)")
 _PICKLE = re.compile(rb"\x80[\x02-\x05]")
 _EVT_LINE = re.compile(r"% (?:evt (\d\.\d)|format evt(\d)(\d?))\b", re.IGNORECASE)
-_DAT_LINE = re.compile(r"% (?:data file containing|version \d)", re.IGNORECASE)
+#: Prophesee DAT writers start with this line; without it, a "% Version" line and no EVT line.
+_DAT_FIRST = re.compile(r"% data file containing", re.IGNORECASE)
+_DAT_VERSION = re.compile(r"% version \d", re.IGNORECASE)
 
 
 def sniff(path: Path) -> Content | None:
@@ -64,11 +66,12 @@ def _prophesee(head: bytes) -> Content | None:
         if not line.startswith(b"%"):
             break
         lines.append(line.decode("latin-1").strip())
+    dat = Content("prophesee-dat", "a Prophesee DAT recording")
+    if any(_DAT_FIRST.match(line) for line in lines):
+        return dat
     for line in lines:
         m = _EVT_LINE.match(line)
         if m:
             version = m.group(1) or f"{m.group(2)}.{m.group(3) or 0}"
             return Content("prophesee-evt", f"a Prophesee EVT {version} recording")
-    if any(_DAT_LINE.match(line) for line in lines):
-        return Content("prophesee-dat", "a Prophesee DAT recording")
-    return None
+    return dat if any(_DAT_VERSION.match(line) for line in lines) else None
