@@ -222,3 +222,27 @@ def test_damaged_npz_gives_one_line(tmp_path):
     data[at : at + 16] = bytes(b ^ 0x5A for b in data[at : at + 16])
     path.write_bytes(bytes(data))
     _one_error_line(path, "npz archive (truncated or corrupt?)")
+
+
+@pytest.mark.shared_data
+def test_cut_recordings_give_one_line(tmp_path, shared):
+    """The issue's examples: the 21,258-byte head of the EVT 3.0 sample, and a cut inside its header."""
+    data = shared("event-samples", "evt3_sample.raw").read_bytes()
+    head = tmp_path / "head.raw"
+    head.write_bytes(data[:21_258])
+    _one_error_line(head, "truncated EVT 3.0 data: it ends inside a vector group")
+    header = tmp_path / "header.raw"
+    header.write_bytes(data[:100])
+    _one_error_line(header, "truncated inside its '%' header: the file ends in the line '% plugin_n'")
+
+
+def test_mislabelled_files_give_one_line_without_pickle_advice(tmp_path, store):
+    """An HDF5 file renamed .dat (before: "truncated: 65 bytes after the last record") and random
+    bytes named .npz (before: numpy's advice to load the file as a pickle)."""
+    h5 = tmp_path / "store.dat"
+    h5.write_bytes(store[0].read_bytes())
+    _one_error_line(h5, "has the extension .dat but holds an HDF5 file; rename it to .h5")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(bytes(range(256)) * 4)
+    _one_error_line(junk, "not an .npz archive")
+    assert "pickle" not in _info_process(junk).stderr

@@ -12,7 +12,7 @@ import pytest
 
 from evfer.errors import InputError
 from evfer.io import SUPPORTED_SUFFIXES, iter_events, probe, read_events, write_events
-from evfer.io._common import native, native_steps, panic_message
+from evfer.io.native import native, native_steps, panic_message
 from evfer.io.header import read_header
 from evfer.testing import random_events
 
@@ -102,11 +102,16 @@ def test_raw_without_header_or_version(tmp_path, good):
     _fails(_copy(tmp_path, "nover.raw", b"% geometry 200x150\n" + body), "does not state the EVT version")
 
 
-def test_raw_header_only_is_an_empty_recording(tmp_path):
-    path = _copy(tmp_path, "h.raw", b"% evt 3.0\n% plugin_name hal_plugin_gen41_evk3\n")
-    ev = read_events(path)
+def test_raw_header_only_is_an_error(tmp_path):
+    """A header and no data is what a file cut at the end of (or inside) its header looks like;
+    only a header that states an empty recording (evfer's writer) makes it valid."""
+    header = b"% evt 3.0\n% plugin_name hal_plugin_gen41_evk3\n"
+    _fails(_copy(tmp_path, "h.raw", header), "holds a '%' header but no event data after it")
+    _fails(_copy(tmp_path, "h2.raw", b"% evt 3.0\n"), "holds a '%' header but no event data after it")
+    cut_line = "truncated inside its '%' header: the file ends in the line '% plugin_name hal_plugin_gen41_'"
+    _fails(_copy(tmp_path, "h3.raw", header[:-5]), cut_line)
+    ev = read_events(_copy(tmp_path, "h4.raw", header + b"% evfer_events 0\n"))
     assert len(ev) == 0 and ev.sensor_size == (1280, 720)
-    _fails(_copy(tmp_path, "h2.raw", b"% evt 3.0\n"), "no events to infer it from")
 
 
 # ---------------------------------------------------------------- .dat, .aedat4

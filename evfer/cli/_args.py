@@ -7,7 +7,7 @@ import argparse
 
 def size(text: str) -> tuple[int, int]:
     """``WxH`` in pixels, e.g. ``640x480`` -> (640, 480)."""
-    from ..io._common import parse_size
+    from ..io import parse_size
 
     try:
         return parse_size(text)

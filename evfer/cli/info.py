@@ -31,8 +31,10 @@ def format_probe(pr) -> str:
         ("format", pr.description),
         ("sensor", f"{pr.width} x {pr.height} px (from {pr.geometry_source}"
          + (f": {pr.geometry_detail})" if pr.geometry_detail else ")")),
-        ("events", f"{pr.n_events:,}"),
     ]  # fmt: skip
+    if pr.geometry_warning:
+        rows.append(("WARNING", f"{pr.geometry_warning}; pass --sensor-size WxH"))
+    rows.append(("events", f"{pr.n_events:,}"))
     if pr.n_events:
         rows += [
             ("time", f"{pr.t_first:,} .. {pr.t_last:,} µs"),
@@ -48,8 +50,8 @@ def format_probe(pr) -> str:
 
 
 def run(args) -> int:
+    from ..atomic import json_default
     from ..io import probe
-    from ..io._common import json_default
 
     pr = probe(args.file, sensor_size=args.sensor_size)
     if args.json:

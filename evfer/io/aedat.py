@@ -8,7 +8,7 @@ Corrupt headers: faery 0.7.1 reads the IOHeader flatbuffer without bounds checks
 a Rust panic) and, when the XML description is not valid UTF-8, can abort the whole process
 (SIGABRT, nothing to catch). :func:`check_io_header` therefore checks the header in Python first;
 damage in the data packets is left to faery (errors and panics become InputErrors, see
-``_common.library_errors``).
+:func:`evfer.io.native.library_errors`).
 
 Truncation: faery raises on a packet cut short ("failed to fill whole buffer"), which becomes a
 one-line InputError. A file that only lost the end of its trailing packet index (the
@@ -27,16 +27,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..events import Events
-from ._common import (
-    META_KEY,
-    FileInfo,
-    event_array,
-    meta_from_json,
-    meta_to_json,
-    native,
-    native_decoder,
-    native_steps,
-)
+from .metadata import META_KEY, meta_from_json, meta_to_json
+from .native import faery_packets, native, native_decoder, native_steps
+from .reader import EventReader, FileInfo, event_array
 
 _WHAT = "AEDAT 4.0"
 MAGIC = b"#!AER-DAT4.0"
@@ -110,7 +103,7 @@ def check_io_header(path: Path) -> None:
         raise bad(f"the XML description is not UTF-8 text (byte {exc.start:,} of it)") from None
 
 
-class AedatReader:
+class AedatReader(EventReader):
     def __init__(self, path: Path):
         from faery.extension import aedat
 
@@ -177,13 +170,6 @@ def write_aedat(tmp: Path, chunks: Iterable[Events], width: int, height: int, me
             }, [node("info", root + "0/info/", info, [])]),
         ])
     ]  # fmt: skip
-    dtype = np.dtype([("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("on", "?")])
     with aedat.Encoder(tmp, description, aedat.LZ4_DEFAULT) as enc:
-        for ev in chunks:
-            if len(ev) == 0:
-                continue
-            if ev.t[0] < 0:
-                raise ValueError(f"negative timestamps ({ev.t[0]} µs) cannot be written to AEDAT 4.0")
-            a = np.empty(len(ev), dtype)
-            a["t"], a["x"], a["y"], a["on"] = ev.t, ev.x, ev.y, ev.p > 0
+        for a, _ in faery_packets(chunks, ("on", "?"), "AEDAT 4.0"):
             enc.write(0, a)

@@ -38,9 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import json_default
 from ..errors import EvferError, InputError
 from ..events import Events, normalize_polarity
-from ._common import META_KEY, FileInfo, event_array, json_default, meta_from_json, meta_to_json
+from .metadata import META_KEY, meta_from_json, meta_to_json
+from .reader import EventReader, EventStats, FileInfo, event_array
 
 FORMAT_TAG = "evfer.events"
 FORMAT_VERSION = 1
@@ -115,7 +117,7 @@ def _size_attrs(f, path: Path) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------- the store
-class StoreReader:
+class StoreReader(EventReader):
     def __init__(self, path: Path):
         self.path = path
         with h5_errors(path, "read the evfer store's layout and attributes"), open_hdf5(path) as f:
@@ -172,13 +174,14 @@ class StoreReader:
             header={"n_events": self.n, "index_stride": self.stride},
         )
 
-    def check_stats(self, stats: dict[str, Any]) -> None:
-        """InputError if the count, ON count or time range decoded from the data (``stats``, as
-        built by ``probe``) contradict the store's attributes."""
+    def check_stats(self, stats: EventStats) -> None:
+        """InputError if the ON count or time range decoded from the data contradict the store's
+        attributes (the event count was checked on opening)."""
+        found = {k: getattr(stats, k) for k in self.stats}
         wrong = [
-            f"{k}={stated} (data: {stats[k]})"
+            f"{k}={stated} (data: {found[k]})"
             for k, stated in self.stats.items()
-            if stats.get(k) is not None and stats[k] != stated
+            if found[k] is not None and found[k] != stated
         ]
         if wrong:
             raise InputError(self.path, f"evfer store attributes contradict its data: {', '.join(wrong)}")
@@ -337,7 +340,7 @@ def write_store(tmp: Path, chunks: Iterable[Events], width: int, height: int, me
 
 
 # ---------------------------------------------------------------- v2e
-class V2eReader:
+class V2eReader(EventReader):
     def __init__(self, path: Path, dataset: str):
         self.path = path
         self.dataset = dataset

@@ -83,9 +83,10 @@ def read_header(path: str | os.PathLike, kind: str = "raw") -> PropheseeHeader:
     """Parse the ``%`` lines at the start of ``path`` (``kind`` is "raw" or "dat", for messages).
 
     The header is the run of text lines at the start of the file that begin with ``% `` (an
-    explicit ``% end`` line closes it). Binary data may itself start with the byte ``%``; a line
-    only counts as header text if it is "%" + space and holds no control characters (EVT 2.0 data
-    written by faery can start with "%\x00").
+    explicit ``% end`` line closes it; Metavision writes one, older recorders and faery do not).
+    Binary data may itself start with the byte ``%``; a line only counts as header text if it is
+    "%" + space and holds no control characters (EVT 2.0 data written by faery can start with
+    "%\x00"). A file that ends inside a header line was cut there: InputError.
     """
     with open(path, "rb") as f:
         head = f.read(MAX_HEADER_BYTES)
@@ -93,13 +94,17 @@ def read_header(path: str | os.PathLike, kind: str = "raw") -> PropheseeHeader:
     lines: list[str] = []
     while pos < len(head) and head[pos : pos + 1] == b"%":
         end = head.find(b"\n", pos)
-        if end < 0:
+        cut = end < 0
+        if cut:
             if len(head) == MAX_HEADER_BYTES:
                 raise InputError(path, f"{kind} header has no end within {MAX_HEADER_BYTES} bytes")
-            end = len(head) - 1  # the file ends inside a header line
+            end = len(head) - 1
         text = _text_line(head[pos : end + 1])
         if text is None:
             break
+        if cut:
+            problem = f"truncated inside its '%' header: the file ends in the line '{text[:60]}'"
+            raise InputError(path, problem)
         pos = end + 1
         lines.append(text)
         if text[1:].strip().lower() == "end":

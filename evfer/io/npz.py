@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..events import Events
-from ._common import FileInfo, meta_from_json, meta_to_json
+from .metadata import meta_from_json, meta_to_json
+from .reader import EventReader, FileInfo
 
 FIELDS = ("t", "x", "y", "p")
 
@@ -32,24 +33,44 @@ _DAMAGED = "truncated or corrupt?"
 MAX_ABS_T = 1 << 62
 
 
+#: What an .npz archive (a zip file) or a single .npy array starts with.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
+#: Said instead of numpy's own message about pickled data, which advises loading it unsafely.
+_NO_PICKLE = "it holds Python objects (pickled data), which evfer never loads"
+
+
 def _load(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of the archive. np.load only ever sees zip or .npy content: on anything else it
+    would try to unpickle the file (refused by allow_pickle=False, with advice to load it unsafely)."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if not head.startswith((*_ZIP_MAGIC, _NPY_MAGIC)):
+        raise InputError(
+            path, "not an .npz archive: it does not start like a zip file (truncated or corrupt?)"
+        )
     try:
         z = np.load(path, allow_pickle=False)
-    except _LOAD_ERRORS as exc:  # ValueError: pickled data, which we refuse
+    except _LOAD_ERRORS as exc:
         raise InputError(path, f"not a readable .npz archive ({_DAMAGED}): {_reason(exc)}") from None
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise InputError(path, "holds a single array (.npy data), not an .npz archive of t, x, y, p")
     with z:
         try:
-            return {k: z[k] for k in z.files}
+            arrays = {k: z[k] for k in z.files}
         except ValueError as exc:  # object arrays need pickle, which we refuse
             raise InputError(path, f"cannot load an array of the .npz archive: {_reason(exc)}") from None
         except _LOAD_ERRORS as exc:
             raise InputError(path, f"cannot read the .npz archive ({_DAMAGED}): {_reason(exc)}") from None
+    odd = sorted(k for k, v in arrays.items() if not isinstance(v, np.ndarray))
+    if odd:
+        raise InputError(path, f"member(s) {', '.join(odd)} of the archive are not NumPy arrays")
+    return arrays
 
 
 def _reason(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return _NO_PICKLE if "pickle" in text.lower() else text
 
 
 def _scalar_int(a: np.ndarray, name: str, path: Path) -> int:
@@ -61,7 +82,7 @@ def _scalar_int(a: np.ndarray, name: str, path: Path) -> int:
     return value
 
 
-class NpzReader:
+class NpzReader(EventReader):
     def __init__(self, path: Path):
         self.path = path
         self.arrays = a = _load(path)

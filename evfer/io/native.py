@@ -1,81 +1,22 @@
-"""Pieces shared by the format modules: file facts, event arrays, metadata encoding, error wrapping."""
+"""Calls into the native (Rust) decoding libraries, faery and evt3: their stderr captured and their
+errors and panics turned into one-line InputErrors naming the file."""
 
 from __future__ import annotations
 
-from ..atomic import json_default  # noqa: F401  (used by the io writers)
-
 import contextlib
-import json
 import os
 import re
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from ..errors import EvferError, InputError
-from ..events import EVENT_DTYPE
+from ..events import Events
 
-#: Keys that readers put into ``Events.meta``; they describe the file, so writers leave them out.
-READER_META_KEYS = ("file", "file_format", "geometry_source", "geometry_detail")
-
-#: Metadata of Prophesee/AEDAT files is stored as one JSON text under this name.
-META_KEY = "evfer_meta"
-
-
-@dataclass
-class FileInfo:
-    """What a reader knows about a file before decoding its events.
-
-    Attributes:
-        format: short format id ("evt3", "evt2", "evt2.1", "dat", "aedat4", "evfer-h5", "v2e-h5", "npz").
-        description: human-readable format name.
-        geometry: (width, height) in pixels stored in the file, or None.
-        plugin_geometry: (width, height) from the camera plugin name (Prophesee only), or None.
-        geometry_detail: where ``geometry``/``plugin_geometry`` came from, for messages.
-        meta: free metadata stored in the file.
-        header: other format facts (Prophesee header fields, AEDAT tracks, ...).
-    """
-
-    format: str
-    description: str
-    geometry: tuple[int, int] | None = None
-    plugin_geometry: tuple[int, int] | None = None
-    geometry_detail: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-    header: dict[str, Any] = field(default_factory=dict)
-
-
-def event_array(t: Any, x: Any, y: Any, on: Any) -> np.ndarray:
-    """A structured :data:`EVENT_DTYPE` array from columns; ``on`` is bool or 0/1 (1 = ON)."""
-    a = np.empty(len(t), EVENT_DTYPE)
-    a["t"] = t
-    a["x"] = x
-    a["y"] = y
-    a["p"] = np.where(np.asarray(on) != 0, 1, -1)
-    return a
-
-
-def check_file(path: str | os.PathLike) -> Path:
-    """The path if it names a readable, non-empty regular file; otherwise a one-line InputError."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if path.is_dir():
-        raise InputError(path, "is a directory, not an event file")
-    if not os.access(path, os.R_OK):
-        raise InputError(path, "permission denied")
-    if path.stat().st_size == 0:
-        raise InputError(path, "empty file (0 bytes)")
-    return path
-
-
-# ---------------------------------------------------------------- native decoders
 # faery and evt3 are Rust extensions. A Rust panic is turned into a Python exception (pyo3
 # PanicException, a BaseException), but Rust's panic hook first prints "thread '...' panicked at
 # <source>:\n<message>" (and a backtrace when RUST_BACKTRACE is set) straight to file descriptor 2,
@@ -282,36 +223,19 @@ def native_decoder(path: str | os.PathLike, what: str, make: Callable[[], Any]) 
     native(path, what, obj.__exit__, None, None, None)
 
 
-# ---------------------------------------------------------------- metadata
-def clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """Metadata to store: everything except the keys a reader sets (:data:`READER_META_KEYS`)."""
-    return {k: v for k, v in meta.items() if k not in READER_META_KEYS}
-
-
-def meta_to_json(meta: dict[str, Any]) -> str:
-    """One-line JSON text of ``meta`` (numpy values become plain numbers / lists)."""
-    for key in meta:
-        if not isinstance(key, str):
-            raise TypeError(f"metadata keys must be strings, got {key!r}")
-    return json.dumps(meta, default=json_default, ensure_ascii=True, separators=(",", ":"))
-
-
-def meta_from_json(text: str, source: str | os.PathLike) -> dict[str, Any]:
-    try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(source, f"stored metadata is not valid JSON ({exc.msg})") from None
-    if not isinstance(meta, dict):
-        raise InputError(source, "stored metadata is not a JSON object")
-    return meta
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"640x480"`` → (640, 480); ValueError otherwise."""
-    w, sep, h = text.lower().partition("x")
-    if not sep:
-        raise ValueError(f"sensor size must look like WIDTHxHEIGHT, got {text!r}")
-    size = int(w), int(h)
-    if size[0] <= 0 or size[1] <= 0:
-        raise ValueError(f"sensor size must be positive, got {text!r}")
-    return size
+def faery_packets(
+    chunks: Iterable[Events], polarity: tuple[str, str], what: str
+) -> Iterator[tuple[np.ndarray, int]]:
+    """Events chunks as the arrays faery's encoders take (t u8, x u2, y u2, and the ``polarity``
+    field (name, dtype) true for ON), each with its first timestamp; ``what`` names the format
+    in the error for negative timestamps, which faery cannot write."""
+    name, kind = polarity
+    dtype = np.dtype([("t", "<u8"), ("x", "<u2"), ("y", "<u2"), (name, kind)])
+    for ev in chunks:
+        if len(ev) == 0:
+            continue
+        if ev.t[0] < 0:
+            raise ValueError(f"negative timestamps ({ev.t[0]} µs) cannot be written to {what}")
+        a = np.empty(len(ev), dtype)
+        a["t"], a["x"], a["y"], a[name] = ev.t, ev.x, ev.y, ev.p > 0
+        yield a, int(ev.t[0])

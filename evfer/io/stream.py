@@ -10,8 +10,6 @@ corrupt data — it never silently comes out unsorted.
 
 from __future__ import annotations
 
-from ..events import is_sorted  # noqa: F401  (re-exported for io modules)
-
 import bisect
 import os
 from collections.abc import Iterable, Iterator
@@ -19,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..events import EVENT_DTYPE
+from ..events import EVENT_DTYPE, is_sorted
 
 #: Events within this many µs of the newest event seen are held back for re-ordering.
 REORDER_SLACK_US = 1000
@@ -68,6 +66,7 @@ def ordered(
     for a in packets:
         if len(a) == 0:
             continue
+        fresh = len(a)
         t = a["t"]
         if not is_sorted(t):
             a = a[np.argsort(t, kind="stable")]
@@ -76,9 +75,14 @@ def ordered(
             a = np.concatenate([held, a])
             a = a[np.argsort(a["t"], kind="stable")]
             t = a["t"]
-        elif len(held):  # the usual case: held events all come first, no copy needed
-            yield held
-            last = held["t"][-1]
+        elif len(held):  # the usual case: held events all come first
+            k = first_at_or_after(held["t"], t[-1] - slack_us)
+            if k:  # older than the slack before the newest event: final
+                yield held[:k]
+                last = held["t"][k - 1]
+            if k < len(held):  # within the slack: held on, ahead of this packet
+                a = np.concatenate([held[k:], a])
+                t = a["t"]
         held = held[:0]
         if last is not None and t[0] < last:
             raise InputError(
@@ -86,7 +90,7 @@ def ordered(
                 f"timestamps jump back by {int(last - t[0])} µs around event {seen + 1:,} "
                 f"(more than the {slack_us} µs that can be re-ordered): corrupt data?",
             )
-        seen += len(a)
+        seen += fresh
         cut = first_at_or_after(t, t[-1] - slack_us)
         if cut:
             yield a[:cut]
