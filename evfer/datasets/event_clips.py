@@ -48,26 +48,33 @@ class RecordingSource(SourceKind):
 
     input = EVENTS
 
+    def sensor_size(self) -> tuple[int, int] | None:
+        """The sensor size to use for files that state none (None: they must be inferable)."""
+        return None
+
     def make_clip(self, spec: ClipSpec) -> Clip:
         box = spec.info.get("box")
         if box is None:
             box = self.options.face_box if self.options.face_box is not None else "density"
-        return recording_clip(spec.paths[0], box, self.options.box_size,
-                              t_start=spec.info.get("t_start_us"), t_end=spec.info.get("t_end_us"))
+        return recording_clip(spec.paths[0], box, self.options.box_size, t_start=spec.info.get("t_start_us"),
+                              t_end=spec.info.get("t_end_us"), sensor_size=self.sensor_size())
 
 
 def recording_clip(path: str, box: str | list[int] = "density", box_size: list[int] | None = None, *,
-                   t_start: int | None = None, t_end: int | None = None) -> Clip:
+                   t_start: int | None = None, t_end: int | None = None,
+                   sensor_size: tuple[int, int] | None = None) -> Clip:
     """A recording's events ``[t_start, t_end)`` (µs, file clock; None = open) cropped to ``box``:
     [x, y, w, h] (sensor pixels), "density" (estimated, ``box_size`` [w, h]) or "none" (whole sensor).
 
-    Metadata: path and the sensor size [W, H]. A corrupt or empty recording, or a box holding no
-    events, raises InputError naming the file.
+    A file that states no sensor size uses ``sensor_size``; without it, a size inferred from the
+    events that looks doubtful (not a known sensor, or stretched by a few outliers: a corrupt file)
+    is refused. Metadata: path and the sensor size [W, H]. A corrupt or empty recording, or a box
+    holding no events, raises InputError naming the file.
     """
     if box not in ("density", "none"):
         check_box_options(box, box_size)
     try:
-        crop, events = _crop(path, box, box_size, t_start, t_end)
+        crop, events = _crop(path, box, box_size, t_start, t_end, sensor_size)
     except (EvferError, KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
         raise
     except BaseException as exc:  # noqa: BLE001 - decoder panics (pyo3) are BaseExceptions
@@ -79,11 +86,11 @@ def recording_clip(path: str, box: str | list[int] = "density", box_size: list[i
     return Clip(events.with_meta(path=str(path)), (int(span[0]), int(span[1])), crop)
 
 
-def _crop(path: str, box, box_size, t_start, t_end) -> tuple[Crop, Events]:
+def _crop(path: str, box, box_size, t_start, t_end, sensor_size) -> tuple[Crop, Events]:
     from ..io import iter_events
 
     def chunks():
-        return iter_events(path, t_start=t_start, t_end=t_end)
+        return iter_events(path, t_start=t_start, t_end=t_end, sensor_size=sensor_size, require_geometry=True)
 
     stream = chunks()
     first = next(stream, None)

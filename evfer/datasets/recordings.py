@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from .clips import ClipSpec, Skipped
 from .event_clips import BoxOptions, RecordingSource
 from .labels import normalize_original
@@ -29,6 +29,12 @@ class RecordingOptions(BoxOptions):
     """Options of a ``recordings`` source (besides the face box)."""
 
     csv: str = "recordings.csv"  # the label table, relative to root (or absolute)
+    sensor_size: list[int] | None = None  # [W, H] for files that state none (e.g. N-CARS-style .dat)
+
+    def validate(self, path: str, given: set[str]) -> None:
+        super().validate(path, given)
+        if self.sensor_size is not None and (len(self.sensor_size) != 2 or min(self.sensor_size) <= 0):
+            raise ConfigError(f"{path}sensor_size: need [W, H] > 0 (got {self.sensor_size})")
 
 
 class Recordings(RecordingSource):
@@ -36,7 +42,11 @@ class Recordings(RecordingSource):
 
     name = "recordings"
     Options = RecordingOptions
+    listing_options = frozenset({"csv"})
     path_options = frozenset({"csv"})
+
+    def sensor_size(self) -> tuple[int, int] | None:
+        return tuple(self.options.sensor_size) if self.options.sensor_size else None
 
     def scan(self, progress: bool = True) -> Scan:
         table = under(self.root, self.options.csv)

@@ -44,6 +44,7 @@ class Videos(FrameSource):
 
     name = "videos"
     Options = VideoOptions
+    listing_options = frozenset({"csv"})
     path_options = frozenset({"csv"})
 
     def scan(self, progress: bool = True) -> Scan:
