@@ -23,7 +23,7 @@ from ..errors import EvferError, InputError
 
 def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) -> dict:
     """Export the checkpoint's model to ``out`` (.onnx or .pt); returns the sidecar info (with the check)."""
-    from .evaluate import load_checkpoint
+    from .checkpoints import load_checkpoint
 
     out = Path(out)
     kind = out.suffix.lower()
