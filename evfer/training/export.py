@@ -10,7 +10,6 @@ made with. The export is checked against the PyTorch model on a random input bef
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -76,7 +75,3 @@ def _check_onnx(path: Path, example: torch.Tensor, reference: torch.Tensor) -> f
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"voxels": example.numpy()})[0]
     return float(abs(torch.from_numpy(got) - reference).max())
-
-
-def read_sidecar(path: str | Path) -> dict:
-    return json.loads(Path(str(path) + ".json").read_text())
