@@ -29,6 +29,7 @@ from ..atomic import write_json_atomic, write_text_atomic
 from ..config import Config, save_config, to_dict
 from ..datasets.manifest import ClipRecord, read_manifest, write_manifest
 from ..errors import EvferError
+from ..fingerprint import fingerprint
 from .precision import LIGHTNING_PRECISION
 
 log = logging.getLogger(__name__)
@@ -105,10 +106,8 @@ def _prepared_marker(run_dir: Path) -> Path:
 def prepare_run(cfg: Config, run_dir: Path, progress: bool = True) -> tuple[list[ClipRecord], Path, list[str]]:
     """Rank 0 prepares the data and writes the run's config and manifest; other ranks (DDP, torchrun)
     wait for it and read them. Returns (records with split, voxel cache folder, classes)."""
-    import hashlib
-
     marker = _prepared_marker(run_dir)
-    token = hashlib.sha1(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()
+    token = fingerprint(cfg)
     if _rank() == 0:
         from ..datasets.prepare import prepare
 
