@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evfer.config import AugmentConfig, Config
+from evfer.config import AugmentConfig, Config, ModelConfig
 from evfer.datasets.labels import SIX
 from evfer.datasets.manifest import ClipRecord
 from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset
@@ -64,7 +64,7 @@ def bench_train(cfg: str, precision: str, steps: int, folder: Path) -> dict:
     ds = VoxelClipDataset(cache, records, CLASSES, ClipAugment(AugmentConfig()))
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=0)
     # channels_last in both precisions, so the fp32/bf16 ratio isolates the precision
-    model = build_model(num_classes=6, in_channels=bins, backbone="resnet50").to(memory_format=torch.channels_last)
+    model = build_model(ModelConfig(backbone="resnet50"), num_classes=6, in_channels=bins).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else nullcontext
     model.train()
@@ -89,7 +89,7 @@ def bench_train(cfg: str, precision: str, steps: int, folder: Path) -> dict:
 @torch.no_grad()
 def bench_predict(cfg: str, precision: str, reps: int) -> float:
     t, bins, h, w, _ = CONFIGS[cfg]
-    model = build_model(num_classes=6, in_channels=bins, backbone="resnet50").eval()
+    model = build_model(ModelConfig(backbone="resnet50"), num_classes=6, in_channels=bins).eval()
     model = model.to(memory_format=torch.channels_last)
     ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else nullcontext
     x = torch.randn(1, t, bins, h, w)

@@ -163,10 +163,18 @@ class VoxelConfig:
 
 @dataclass
 class ModelConfig:
-    backbone: Literal["resnet18", "resnet34", "resnet50"] = "resnet50"
-    hidden: int = 512
-    dropout: float = 0.5
-    pretrained: str | None = None  # checkpoint path, "imagenet", or None
+    """Architecture of the backbone + LSTM recognizer (:class:`evfer.models.Recognizer`).
+
+    ``backbone`` names an entry of the registry :data:`evfer.models.BACKBONES`, checked by
+    :func:`evfer.models.check_model_config` (this module does not import the models). Together with
+    the class count and the input channels it is the whole architecture stored in a checkpoint;
+    ``pretrained`` is provenance only once trained (restoring a checkpoint never re-reads it).
+    """
+
+    backbone: str = "resnet50"
+    hidden: int = 512  # LSTM hidden size
+    dropout: float = 0.5  # before the classifier
+    pretrained: str | None = None  # checkpoint path, "imagenet" (torch.hub), or None
 
     def validate(self, path: str, given: set[str]) -> None:
         _need(path, "hidden", self.hidden >= 1, "at least 1")

@@ -43,7 +43,6 @@ def test_round_trip_through_yaml(tmp_path):
         ("train.epoch=3", r"train\.epoch: unknown config key; did you mean 'epochs'\?"),
         ("train.epochs=three", r"train\.epochs: expected an integer, got str 'three'"),
         ("train.precision=fp16", r"train\.precision: 'fp16' is not a valid choice \(valid: bf16, fp32\)"),
-        ("model.backbone=vgg", r"valid: resnet18, resnet34, resnet50"),
         ("train.augment.flip=1", r"train\.augment\.flip: expected true or false"),
         ("bogus=1", r"bogus: unknown config key"),
         ("voxel.bins=0", r"voxel\.bins/windows: must be >= 1"),
@@ -83,6 +82,13 @@ def test_source_options_are_checked_per_kind():
 def test_numeric_ranges_are_checked_with_the_key_named(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_backbone_is_checked_against_the_one_registry():
+    from evfer.models import check_model_config
+
+    with pytest.raises(ConfigError, match=r"model\.backbone: 'vgg' is not a valid choice \(valid: resnet18, resnet34"):
+        check_model_config(load_config(None, ["model.backbone=vgg"]).model)
 
 
 def test_missing_or_invalid_file(tmp_path):

@@ -7,20 +7,28 @@ import urllib.error
 import pytest
 import torch
 
+from evfer.config import ModelConfig
 from evfer.errors import ConfigError, InputError
 from evfer.models import (
-    HPARAMS_KEY,
-    IMAGENET_URLS,
-    ModelConfig,
-    ResNetLSTM,
+    BACKBONES,
+    Recognizer,
     build_model,
+    check_model_config,
     feature_dim,
-    load_model,
-    load_pretrained_resnet,
+    identify,
+    load_pretrained,
     resnet,
-    save_checkpoint,
 )
-from evfer.models.resnet import infer_architecture
+
+
+def recognizer(num_classes: int, in_channels: int = 10, **model) -> Recognizer:
+    """A randomly initialised Recognizer with ``model:`` settings ``model``."""
+    return Recognizer(ModelConfig(**model), num_classes, in_channels)
+
+
+def built(num_classes: int, in_channels: int = 10, **model) -> Recognizer:
+    """build_model: like :func:`recognizer`, then ``pretrained`` loaded."""
+    return build_model(ModelConfig(**model), num_classes, in_channels)
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -114,10 +122,10 @@ def test_init_matches_torchvision_scheme():
     assert torch.all(zero.layer1[0].bn3.weight == 0) and torch.all(zero.layer1[0].bn1.weight == 1)
 
 
-def test_infer_architecture():
+def test_identify_architecture():
     for name in ("resnet18", "resnet34", "resnet50"):
-        assert infer_architecture(resnet(name).state_dict().keys()) == name
-    assert infer_architecture(["foo.weight"]) is None
+        assert identify(resnet(name).state_dict().keys()) == name
+    assert identify(["foo.weight"]) is None
 
 
 # --- recognizer --------------------------------------------------------------------------------------
@@ -125,7 +133,7 @@ def test_infer_architecture():
 @pytest.mark.parametrize("backbone", ["resnet18", "resnet34", "resnet50"])
 def test_recognizer_shapes(backbone):
     torch.manual_seed(0)
-    model = ResNetLSTM(num_classes=7, backbone=backbone, hidden=32).eval()
+    model = recognizer(7, backbone=backbone, hidden=32).eval()
     x = torch.randn(2, 3, 10, 32, 32)
     feats = model.features(x)
     assert feats.shape == (2, 3, feature_dim(backbone))
@@ -142,7 +150,7 @@ def test_recognizer_shapes(backbone):
 def test_recognizer_matches_plain_reference():
     """forward == backbone on each window separately → nn.LSTM step by step → fc (written out plainly)."""
     torch.manual_seed(1)
-    model = ResNetLSTM(num_classes=4, in_channels=3, backbone="resnet18", hidden=16).eval()
+    model = recognizer(4, 3, backbone="resnet18", hidden=16).eval()
     x = torch.randn(2, 3, 3, 32, 32)
     with torch.no_grad():
         feats = torch.stack([model.backbone(x[:, t]) for t in range(3)], dim=1)
@@ -155,14 +163,14 @@ def test_recognizer_matches_plain_reference():
 
 
 def test_rejects_wrong_rank():
-    model = ResNetLSTM(num_classes=3, backbone="resnet18", hidden=8)
+    model = recognizer(3, backbone="resnet18", hidden=8)
     with pytest.raises(ValueError, match="B, T, C, H, W"):
         model(torch.randn(2, 10, 32, 32))
 
 
 def test_training_steps_lower_the_loss():
     torch.manual_seed(0)
-    model = ResNetLSTM(num_classes=3, in_channels=4, backbone="resnet18", hidden=32, dropout=0.0)
+    model = recognizer(3, 4, backbone="resnet18", hidden=32, dropout=0.0)
     x = torch.randn(4, 2, 4, 32, 32)
     y = torch.tensor([0, 1, 2, 1])
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -181,7 +189,7 @@ def test_training_steps_lower_the_loss():
 
 def test_gradient_step_resnet50():
     torch.manual_seed(0)
-    model = ResNetLSTM(num_classes=5, hidden=16)
+    model = recognizer(5, hidden=16)
     x = torch.randn(2, 2, 10, 32, 32)
     loss = torch.nn.functional.cross_entropy(model(x), torch.tensor([0, 4]))
     loss.backward()
@@ -192,7 +200,7 @@ def test_gradient_step_resnet50():
 
 def test_bf16_autocast_channels_last_matches_fp32():
     torch.manual_seed(0)
-    model = ResNetLSTM(num_classes=6, backbone="resnet50", hidden=32).eval()
+    model = recognizer(6, backbone="resnet50", hidden=32).eval()
     x = torch.rand(2, 2, 10, 32, 32)
     with torch.no_grad():
         ref = model(x)
@@ -217,21 +225,26 @@ def test_bf16_autocast_channels_last_matches_fp32():
 # --- config / build_model ---------------------------------------------------------------------------
 
 def test_build_model_and_config_errors():
-    model = build_model({"num_classes": 7, "backbone": "resnet18"}, in_channels=5, hidden=64)
-    assert isinstance(model, ResNetLSTM)
+    model = build_model(ModelConfig(backbone="resnet18", hidden=64), num_classes=7, in_channels=5)
+    assert isinstance(model, Recognizer)
     assert model.backbone.conv1.in_channels == 5 and model.lstm.hidden_size == 64
-    assert model.hparams() == {"num_classes": 7, "in_channels": 5, "backbone": "resnet18", "hidden": 64,
-                               "dropout": 0.5, "pretrained": None, "zero_init_residual": False}
-    with pytest.raises(ConfigError, match=r"model\.backbone: 'resnet51' is not one of resnet18"):
-        build_model(num_classes=7, backbone="resnet51")
-    with pytest.raises(ConfigError, match=r"model\.hiden: unknown key \(valid: num_classes"):
-        build_model(num_classes=7, hiden=3)
+    assert model.architecture() == {"num_classes": 7, "in_channels": 5, "backbone": "resnet18", "hidden": 64,
+                                    "dropout": 0.5, "pretrained": None}
+    with pytest.raises(ConfigError, match=r"model\.backbone: 'resnet51' is not a valid choice \(valid: resnet18, "
+                                          r"resnet34, resnet50, resnet101, resnet152"):
+        check_model_config(ModelConfig(backbone="resnet51"))
+    with pytest.raises(ConfigError, match=r"model\.backbone: 'resnet51'"):
+        recognizer(7, backbone="resnet51")
+    with pytest.raises(InputError, match=r"x\.ckpt: stored model architecture is invalid: model\.hiden: unknown "
+                                         r"config key; did you mean 'hidden'"):
+        Recognizer.from_architecture({"num_classes": 7, "in_channels": 5, "hiden": 3}, "x.ckpt")
     with pytest.raises(ConfigError, match=r"model\.dropout"):
-        build_model(num_classes=7, dropout=1.5)
-    with pytest.raises(ConfigError, match=r"model\.num_classes"):
-        build_model(num_classes="7")
-    with pytest.raises(ConfigError, match=r"model\.num_classes: missing"):
-        build_model({})
+        recognizer(7, dropout=1.5)
+    with pytest.raises(ConfigError, match=r"model\.pretrained: imagenet1k_v2 does not exist for resnet18"):
+        check_model_config(ModelConfig(backbone="resnet18", pretrained="imagenet1k_v2"))
+    with pytest.raises(ValueError, match=r"num_classes >= 2"):
+        recognizer(1)
+    assert sorted(BACKBONES) == sorted(["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"])
 
 
 # --- pretrained adaptation --------------------------------------------------------------------------
@@ -248,7 +261,7 @@ def test_pretrained_path_adapts_conv1_and_reports(tmp_path, caplog):
     path = tmp_path / "r18.ckpt"
     torch.save({"state_dict": {"module." + k: v for k, v in ckpt.items()}, "epoch": 3}, path)
     with caplog.at_level("INFO", logger="evfer.models"):
-        model = ResNetLSTM(num_classes=7, in_channels=10, backbone="resnet18", hidden=16, pretrained=path)
+        model = built(7, 10, backbone="resnet18", hidden=16, pretrained=str(path))
     sd = model.backbone.state_dict()
 
     rgb = ckpt["conv1.weight"]  # (64, 3, 7, 7)
@@ -268,7 +281,7 @@ def test_pretrained_path_adapts_conv1_and_reports(tmp_path, caplog):
     assert "conv1.weight" in report.adapted and "conv1.weight" not in report.loaded
     assert len(report.loaded) == len(ckpt) - 3 and report.missing == []
     assert str(path) in caplog.text and "adapted conv1.weight" in caplog.text
-    assert model.hparams()["pretrained"] == str(path)
+    assert model.architecture()["pretrained"] == str(path)
 
 
 def test_pretrained_classifier_kept_or_dropped_by_class_count(tmp_path):
@@ -276,14 +289,14 @@ def test_pretrained_classifier_kept_or_dropped_by_class_count(tmp_path):
     path = tmp_path / "plain.pth"
     torch.save(ckpt, path)
     same = resnet("resnet18", num_classes=1000, in_channels=3)
-    report = load_pretrained_resnet(same, path, "resnet18")
+    report = load_pretrained(same, path, "resnet18")
     assert torch.equal(same.fc.weight, ckpt["fc.weight"])
     assert torch.equal(same.conv1.weight, ckpt["conv1.weight"])
     assert report.adapted == {} and report.skipped == {} and len(report.loaded) == len(ckpt)
 
     other = resnet("resnet18", num_classes=7, in_channels=3)
     init_fc = other.fc.weight.detach().clone()
-    report = load_pretrained_resnet(other, path, "resnet18")
+    report = load_pretrained(other, path, "resnet18")
     assert torch.equal(other.fc.weight, init_fc)
     assert "1000 classes" in report.skipped["fc.weight"]
     assert report.missing == ["fc.weight", "fc.bias"]
@@ -294,17 +307,17 @@ def test_pretrained_timm_style_without_batch_counters(tmp_path):
     path = tmp_path / "timm.pth"
     torch.save({"model": {"model." + k: v for k, v in ckpt.items()}}, path)
     model = resnet("resnet50", num_classes=0, in_channels=2)
-    report = load_pretrained_resnet(model, path, "resnet50")
+    report = load_pretrained(model, path, "resnet50")
     assert len(report.missing) == 53 and all(k.endswith("num_batches_tracked") for k in report.missing)
     assert torch.equal(model.layer4[2].bn3.running_var, ckpt["layer4.2.bn3.running_var"])
 
 
 def test_pretrained_from_an_evfer_checkpoint_takes_its_backbone(tmp_path):
-    """A Lightning checkpoint of a trained ResNetLSTM ("model.backbone." keys) seeds a new backbone."""
-    old = ResNetLSTM(num_classes=3, in_channels=5, backbone="resnet18", hidden=8)
+    """A Lightning checkpoint of a trained Recognizer ("model.backbone." keys) seeds a new backbone."""
+    old = recognizer(3, 5, backbone="resnet18", hidden=8)
     path = tmp_path / "last.ckpt"
     torch.save({"state_dict": {"model." + k: v for k, v in old.state_dict().items()}}, path)
-    new = ResNetLSTM(num_classes=6, in_channels=5, backbone="resnet18", hidden=8, pretrained=path)
+    new = built(6, 5, backbone="resnet18", hidden=8, pretrained=str(path))
     for key, value in old.backbone.state_dict().items():
         assert torch.equal(new.backbone.state_dict()[key], value), key
     assert new.pretrained_report.adapted == {} and new.pretrained_report.missing == []
@@ -315,7 +328,7 @@ def test_pretrained_wrong_architecture_is_one_line_error(tmp_path):
     path = tmp_path / "r18.pth"
     torch.save(imagenet_like_state("resnet18"), path)
     with pytest.raises(InputError) as err:
-        ResNetLSTM(num_classes=7, backbone="resnet50", hidden=8, pretrained=path)
+        built(7, backbone="resnet50", hidden=8, pretrained=str(path))
     msg = str(err.value)
     assert str(path) in msg and "resnet18" in msg and "resnet50" in msg and "\n" not in msg
 
@@ -323,20 +336,20 @@ def test_pretrained_wrong_architecture_is_one_line_error(tmp_path):
     bad["layer3.0.conv1.weight"] = torch.randn(256, 128, 1, 1)
     torch.save(bad, path)
     with pytest.raises(InputError, match=r"layer3\.0\.conv1\.weight has shape \(256, 128, 1, 1\)"):
-        ResNetLSTM(num_classes=7, backbone="resnet18", hidden=8, pretrained=path)
+        built(7, backbone="resnet18", hidden=8, pretrained=str(path))
 
 
 def test_pretrained_unreadable_files(tmp_path):
     with pytest.raises(InputError, match="not found"):
-        ResNetLSTM(num_classes=3, backbone="resnet18", pretrained=tmp_path / "nope.pth")
+        built(3, backbone="resnet18", pretrained=str(tmp_path / "nope.pth"))
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="junk.pth: not a readable PyTorch checkpoint"):
-        ResNetLSTM(num_classes=3, backbone="resnet18", pretrained=junk)
+        built(3, backbone="resnet18", pretrained=str(junk))
     empty = tmp_path / "empty.pth"
     torch.save({"epoch": 1}, empty)
     with pytest.raises(InputError, match="holds no tensors"):
-        ResNetLSTM(num_classes=3, backbone="resnet18", pretrained=empty)
+        built(3, backbone="resnet18", pretrained=str(empty))
 
 
 def test_pretrained_imagenet_without_network(monkeypatch):
@@ -348,9 +361,9 @@ def test_pretrained_imagenet_without_network(monkeypatch):
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(InputError) as err:
-        ResNetLSTM(num_classes=7, backbone="resnet50", pretrained="imagenet")
+        built(7, backbone="resnet50", pretrained="imagenet")
     msg = str(err.value)
-    assert calls == [IMAGENET_URLS["resnet50"]["imagenet1k_v2"]]
+    assert calls == [BACKBONES["resnet50"].imagenet["imagenet1k_v2"]]
     assert msg.startswith("https://download.pytorch.org/models/resnet50-11ad3fa6.pth: cannot download")
     assert "pretrained: PATH" in msg and "\n" not in msg
 
@@ -358,51 +371,6 @@ def test_pretrained_imagenet_without_network(monkeypatch):
 def test_pretrained_imagenet_download_goes_through_adaptation(monkeypatch):
     ckpt = imagenet_like_state("resnet18", seed=3)
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda url, **kw: dict(ckpt))
-    model = ResNetLSTM(num_classes=2, in_channels=1, backbone="resnet18", hidden=8, pretrained="imagenet")
+    model = built(2, 1, backbone="resnet18", hidden=8, pretrained="imagenet")
     torch.testing.assert_close(model.backbone.conv1.weight, ckpt["conv1.weight"].sum(1, keepdim=True))
     assert model.pretrained_report.source == "imagenet"
-
-
-# --- checkpoints with hparams -----------------------------------------------------------------------
-
-def test_save_and_load_model_roundtrip(tmp_path):
-    torch.manual_seed(0)
-    model = build_model(num_classes=4, backbone="resnet18", in_channels=3, hidden=16).eval()
-    path = tmp_path / "model.ckpt"
-    save_checkpoint(model, path, extra={"classes": ["a", "b", "c", "d"]})
-    restored = load_model(path).eval()
-    assert restored.hparams() == model.hparams()
-    x = torch.randn(1, 2, 3, 32, 32)
-    torch.testing.assert_close(restored(x), model(x))
-
-
-def test_load_model_from_lightning_style_checkpoint(tmp_path):
-    model = build_model(num_classes=3, backbone="resnet18", in_channels=2, hidden=8)
-    ckpt = {"state_dict": {"model." + k: v for k, v in model.state_dict().items()},
-            "hyper_parameters": {"model": model.hparams(), "lr": 1e-4}, "epoch": 2}
-    restored = load_model(ckpt, source="lightning.ckpt")
-    assert torch.equal(restored.fc.weight, model.fc.weight)
-    assert ModelConfig.from_mapping(restored.hparams()) == model.config
-    # save_hyperparameters() under another argument name, defaults left out
-    ckpt["hyper_parameters"] = {"model_cfg": {"num_classes": 3, "backbone": "resnet18", "in_channels": 2,
-                                              "hidden": 8}, "lr": 1e-4}
-    assert load_model(ckpt, source="lightning.ckpt").hparams() == model.hparams()
-
-
-def test_load_model_architecture_mismatch_errors(tmp_path):
-    model = build_model(num_classes=3, backbone="resnet18", in_channels=2, hidden=8)
-    path = tmp_path / "m.ckpt"
-    save_checkpoint(model, path)
-    with pytest.raises(InputError, match=r"m\.ckpt: checkpoint is a model with backbone='resnet18', "
-                                         r"expected backbone='resnet50'"):
-        load_model(path, expect={"backbone": "resnet50", "num_classes": 3})
-
-    # hparams that lie about the weights: a clear message, not a torch size-mismatch traceback
-    ckpt = torch.load(path, weights_only=True)
-    ckpt[HPARAMS_KEY]["num_classes"] = 5
-    with pytest.raises(InputError, match=r"another architecture .* fc\.weight: \(3, 8\) in the checkpoint, "
-                                         r"\(5, 8\) in the model"):
-        load_model(ckpt, source="x.ckpt")
-
-    with pytest.raises(InputError, match="no evfer model hyper-parameters"):
-        load_model({"state_dict": model.state_dict()}, source="x.ckpt")

@@ -54,7 +54,7 @@ def test_run_directory_is_complete(trained):
     ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
     hp = ckpt["hyper_parameters"]
     assert hp["classes"] == ["happy", "sad", "angry", "confused", "shocked", "neutral"]
-    assert hp["evfer_model"]["backbone"] == "resnet18" and hp["evfer_model"]["in_channels"] == 4
+    assert hp["architecture"]["backbone"] == "resnet18" and hp["architecture"]["in_channels"] == 4
     assert hp["config"]["voxel"]["bins"] == 4  # what `predict` needs to rebuild the input
 
 
@@ -97,7 +97,7 @@ def test_predict_converts_a_sequence_exactly_like_prepare(trained):
     tmp, cfg, run = trained
     from evfer.datasets.manifest import read_manifest
     from evfer.io import read_events
-    from evfer.training.evaluate import load_checkpoint
+    from evfer.training.checkpoints import load_checkpoint
     from evfer.training.predict import file_clip
 
     rec = read_manifest(run / "manifest.csv")[0]
@@ -122,7 +122,7 @@ def test_predict_bad_inputs(trained, tmp_path, capsys):
 def test_export_onnx_and_torchscript_match_torch(trained, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     tmp, cfg, run = trained
-    from evfer.training.evaluate import load_checkpoint
+    from evfer.training.checkpoints import load_checkpoint
 
     assert main(["export", str(run), "-o", str(tmp_path / "m.onnx")]) == 0
     assert main(["export", str(run), "-o", str(tmp_path / "m.pt")]) == 0
@@ -167,14 +167,16 @@ def test_bad_config_key_is_one_line(trained, capsys):
 
 def test_checkpoint_of_another_architecture(trained, tmp_path):
     tmp, cfg, run = trained
+    from evfer.config import ModelConfig
     from evfer.errors import InputError
-    from evfer.models import build_model, load_model
+    from evfer.models import Recognizer
+    from evfer.training.checkpoints import restore_model
 
     ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
-    other = build_model(num_classes=6, backbone="resnet34", in_channels=4, hidden=32)
-    ckpt["state_dict"] = {f"model.{k}": v for k, v in other.state_dict().items()}
+    other = Recognizer(ModelConfig(backbone="resnet34", hidden=32), num_classes=6, in_channels=4)
+    ckpt["state_dict"] = {f"net.{k}": v for k, v in other.state_dict().items()}
     with pytest.raises(InputError, match="another architecture"):
-        load_model(ckpt, source="x.ckpt")
+        restore_model(ckpt, source="x.ckpt")
 
 
 def test_cross_validation(tmp_path):

@@ -92,19 +92,19 @@ def test_jitter_drops_events_without_rescaling():
 
 
 def test_resume_rules(tmp_path):
-    from evfer.config import load_config, save_config
+    from evfer.config import load_config
     from evfer.errors import EvferError
     from evfer.training.train import absolute_paths, check_resumable
 
     base = load_config(None, ["data.out=d", "train.epochs=5"])
-    save_config(absolute_paths(base), tmp_path / "config.yaml")
-    check_resumable(tmp_path, base)  # same config
-    check_resumable(tmp_path, load_config(None, ["data.out=d", "train.epochs=9", "train.num_workers=2"]))
+    saved = absolute_paths(base)  # what the run's checkpoints store
+    check_resumable(saved, base, tmp_path)  # same config
+    check_resumable(saved, load_config(None, ["data.out=d", "train.epochs=9", "train.num_workers=2"]), tmp_path)
     with pytest.raises(EvferError, match=r"data\.split\.seed: 0 -> 1"):
-        check_resumable(tmp_path, load_config(None, ["data.out=d", "train.epochs=5", "data.split.seed=1"]))
+        check_resumable(saved, load_config(None, ["data.out=d", "train.epochs=5", "data.split.seed=1"]), tmp_path)
     with pytest.raises(EvferError, match=r"train\.lr"):
-        check_resumable(tmp_path, load_config(None, ["data.out=d", "train.epochs=5", "train.lr=0.01"]))
+        check_resumable(saved, load_config(None, ["data.out=d", "train.epochs=5", "train.lr=0.01"]), tmp_path)
     cosine = load_config(None, ["data.out=d", "train.epochs=5", "train.scheduler=cosine"])
-    save_config(absolute_paths(cosine), tmp_path / "config.yaml")
     with pytest.raises(EvferError, match=r"train\.epochs: 5 -> 9 \(with train\.scheduler=cosine\)"):
-        check_resumable(tmp_path, load_config(None, ["data.out=d", "train.epochs=9", "train.scheduler=cosine"]))
+        check_resumable(absolute_paths(cosine), load_config(None, ["data.out=d", "train.epochs=9", "train.scheduler=cosine"]),
+                        tmp_path)

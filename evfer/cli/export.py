@@ -20,7 +20,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..training.evaluate import find_checkpoint
+    from ..training.checkpoints import find_checkpoint
     from ..training.export import export_model
 
     ckpt = Path(args.checkpoint)

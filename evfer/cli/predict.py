@@ -24,7 +24,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import EvferError
-    from ..training.evaluate import find_checkpoint, load_checkpoint
+    from ..training.checkpoints import find_checkpoint, load_checkpoint
     from ..training.predict import predict_file
 
     ckpt = Path(args.checkpoint)

@@ -1,62 +1,41 @@
-"""Models: torchvision-compatible ResNets and the ResNet + LSTM clip recognizer.
+"""Models: backbones with torchvision's parameter names and the backbone + LSTM clip recognizer.
 
-- :mod:`.resnet` — ResNet-18/34/50/101/152 (torchvision key names; ``in_channels`` stem; feature mode).
-- :mod:`.pretrained` — ImageNet checkpoints (path or torch.hub) with first-conv adaptation + report.
-- :mod:`.recognizer` — :class:`ResNetLSTM`, :func:`build_model`, checkpoint save/load with hparams.
+- :mod:`.backbones` — the registry ``model.backbone`` name → :class:`Backbone` (build, ImageNet URLs).
+- :mod:`.resnet` — ResNet-18/34/50/101/152 (``in_channels`` stem; feature mode).
+- :mod:`.pretrained` — ImageNet checkpoints (path or torch.hub cache) with stem adaptation + report.
+- :mod:`.recognizer` — :class:`Recognizer`, :func:`build_model`, :func:`check_model_config`.
+- :mod:`.state` — reading checkpoint files, stripping wrapper prefixes, compatibility checks.
+
+Architecture settings are :class:`evfer.config.ModelConfig` (the ``model:`` section of a config).
 """
 
 from __future__ import annotations
 
-from .pretrained import (
-    IMAGENET_CHOICES,
-    IMAGENET_URLS,
-    LoadReport,
-    adapt_first_conv,
-    load_pretrained_resnet,
-)
-from .recognizer import (
-    HPARAMS_KEY,
-    ModelConfig,
-    ResNetLSTM,
-    build_model,
-    check_compatible,
-    find_hparams,
-    load_model,
-    save_checkpoint,
-)
-from .resnet import (
-    ARCHITECTURES,
-    ResNet,
-    feature_dim,
-    resnet,
-    resnet18,
-    resnet34,
-    resnet50,
-    resnet101,
-    resnet152,
-)
+from .backbones import BACKBONES, get_backbone, identify
+from .pretrained import IMAGENET_CHOICES, LoadReport, adapt_first_conv, imagenet_url, load_pretrained
+from .recognizer import Recognizer, build_model, check_model_config
+from .resnet import ResNet, feature_dim, resnet
+from .spec import Backbone
+from .state import check_compatible, extract_state_dict, read_checkpoint, strip_prefix
 
 __all__ = [
-    "ARCHITECTURES",
-    "HPARAMS_KEY",
+    "BACKBONES",
     "IMAGENET_CHOICES",
-    "IMAGENET_URLS",
+    "Backbone",
     "LoadReport",
-    "ModelConfig",
+    "Recognizer",
     "ResNet",
-    "ResNetLSTM",
     "adapt_first_conv",
     "build_model",
     "check_compatible",
+    "check_model_config",
+    "extract_state_dict",
     "feature_dim",
-    "find_hparams",
-    "load_model",
-    "load_pretrained_resnet",
+    "get_backbone",
+    "identify",
+    "imagenet_url",
+    "load_pretrained",
+    "read_checkpoint",
     "resnet",
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "save_checkpoint",
+    "strip_prefix",
 ]

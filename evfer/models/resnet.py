@@ -13,12 +13,14 @@ returns the global-average-pooled feature (512 for ResNet-18/34, 2048 for ResNet
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Union
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .spec import Backbone
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -204,21 +206,20 @@ def resnet152(**kwargs) -> ResNet:
     return resnet("resnet152", **kwargs)
 
 
-def infer_architecture(keys) -> str | None:
-    """Name the ResNet whose state-dict keys are ``keys`` (prefix already stripped), or None.
+_URL = "https://download.pytorch.org/models/"
+#: torchvision's official ImageNet-1k weights, arch → {variant: url}; the last variant is torchvision's DEFAULT.
+IMAGENET_URLS: dict[str, dict[str, str]] = {
+    "resnet18": {"imagenet1k_v1": _URL + "resnet18-f37072fd.pth"},
+    "resnet34": {"imagenet1k_v1": _URL + "resnet34-b627a593.pth"},
+    "resnet50": {"imagenet1k_v1": _URL + "resnet50-0676ba61.pth", "imagenet1k_v2": _URL + "resnet50-11ad3fa6.pth"},
+    "resnet101": {"imagenet1k_v1": _URL + "resnet101-63fe2227.pth",
+                  "imagenet1k_v2": _URL + "resnet101-cd907fc2.pth"},
+    "resnet152": {"imagenet1k_v1": _URL + "resnet152-394f9c45.pth",
+                  "imagenet1k_v2": _URL + "resnet152-f82ba261.pth"},
+}
 
-    Reads the block type (``conv3`` present → Bottleneck) and the number of blocks per stage from
-    names like ``layer3.5.conv1.weight``; used to explain a wrong-architecture checkpoint.
-    """
-    blocks = [set(), set(), set(), set()]
-    bottleneck = False
-    for key in keys:
-        parts = key.split(".")
-        if len(parts) >= 3 and parts[0] in ("layer1", "layer2", "layer3", "layer4") and parts[1].isdigit():
-            blocks[int(parts[0][-1]) - 1].add(int(parts[1]))
-            bottleneck |= parts[2] == "conv3"
-    counts = tuple(len(b) for b in blocks)
-    for name, (block, layers) in ARCHITECTURES.items():
-        if counts == layers and (block is Bottleneck) == bottleneck:
-            return name
-    return None
+
+def spec(name: str) -> Backbone:
+    """The registry entry of ResNet ``name``."""
+    return Backbone(build=partial(resnet, name), feature_dim=feature_dim(name), stem="conv1.weight",
+                    classifier="fc.", imagenet=IMAGENET_URLS[name])

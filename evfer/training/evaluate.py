@@ -9,46 +9,18 @@ from __future__ import annotations
 
 import csv
 import io
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..atomic import write_json_atomic, write_text_atomic
-from ..config import Config, load_config
+from ..config import Config
 from ..datasets.manifest import ClipRecord, read_manifest
 from ..errors import InputError
+from .checkpoints import find_checkpoint, load_checkpoint
 from .metrics import classification_metrics
-
-
-def find_checkpoint(run_dir: Path) -> Path:
-    """The run's best checkpoint (``checkpoints/best.ckpt``), else ``last.ckpt``; InputError if none."""
-    for name in ("best.ckpt", "last.ckpt"):
-        p = run_dir / "checkpoints" / name
-        if p.is_file():
-            return p
-    raise InputError(run_dir, "no model in this run directory (checkpoints/best.ckpt missing; train first)")
-
-
-def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, list[str], Config]:
-    """(model in eval mode, class names, the run's config) from a training checkpoint."""
-    from ..config import from_dict
-    from ..models import load_model
-    from ..models.pretrained import read_checkpoint
-
-    ckpt = read_checkpoint(path)
-    hp = ckpt.get("hyper_parameters") or {}
-    if "classes" not in hp or "config" not in hp:
-        raise InputError(path, "not an evfer training checkpoint (no classes/config in its hyper-parameters)")
-    model = load_model(ckpt, source=path).eval()
-    return model, list(hp["classes"]), from_dict(Config, hp["config"])
-
-
-def autocast_for(cfg: Config, device: torch.device):
-    if cfg.train.precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext()
+from .precision import autocast_for
 
 
 @torch.no_grad()
@@ -80,8 +52,6 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
         raise InputError(run_dir, "run directory not found")
     ckpt = Path(checkpoint) if checkpoint else find_checkpoint(run_dir)
     model, classes, cfg = load_checkpoint(ckpt)
-    if (run_dir / "config.yaml").is_file():
-        cfg = load_config(run_dir / "config.yaml")
     records = [r for r in read_manifest(run_dir / "manifest.csv") if r.split == split]
     if not records:
         raise InputError(run_dir, f"the run's manifest has no clips in split '{split}'")

@@ -10,7 +10,6 @@ made with. The export is checked against the PyTorch model on a random input bef
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from ..errors import EvferError, InputError
 
 def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) -> dict:
     """Export the checkpoint's model to ``out`` (.onnx or .pt); returns the sidecar info (with the check)."""
-    from .evaluate import load_checkpoint
+    from .checkpoints import load_checkpoint
 
     out = Path(out)
     kind = out.suffix.lower()
@@ -76,7 +75,3 @@ def _check_onnx(path: Path, example: torch.Tensor, reference: torch.Tensor) -> f
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"voxels": example.numpy()})[0]
     return float(abs(torch.from_numpy(got) - reference).max())
-
-
-def read_sidecar(path: str | Path) -> dict:
-    return json.loads(Path(str(path) + ".json").read_text())

@@ -1,8 +1,9 @@
-"""The LightningModule: loss, optimiser and metrics around :class:`evfer.models.ResNetLSTM`.
+"""The LightningModule: loss, metrics and optimisation around an injected :class:`evfer.models.Recognizer`.
 
-Architecture lives in :mod:`evfer.models`; this module only trains it. Hyper-parameters saved in
-every checkpoint: ``evfer_model`` (architecture), ``classes``, ``config`` (the resolved run config,
-including the voxel and emulator settings that ``evfer predict`` needs).
+As in lightning-hydra-template, the network and the optimiser / scheduler factories are built by the
+caller (:func:`evfer.training.train.train`) and injected; they are not hyper-parameters. What a
+checkpoint needs to describe itself is: ``architecture`` (from the network), ``classes`` and
+``config`` (the run's resolved config, see :mod:`evfer.training.checkpoints`).
 """
 
 from __future__ import annotations
@@ -14,28 +15,38 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from ..models import build_model
+from ..models import Recognizer
+from .optim import OptimizerFactory, SchedulerFactory
 
 
 class RecognizerModule(L.LightningModule):
+    """Cross-entropy training of ``net`` on (B, T, C, H, W) clips with integer labels (B,).
+
+    Args:
+        net: the recognizer to train (already initialised; its device / memory format are kept).
+        optimizer: factory called with the parameters, e.g. ``partial(torch.optim.Adam, lr=1e-4)``.
+        scheduler: factory called with the optimiser, stepped once per epoch; None = constant lr.
+        classes: class names in logit order.
+        config: the run's resolved config as a plain dict (:func:`evfer.config.to_dict`).
+        class_weights: per-class loss weights (K,), or None.
+    """
+
     def __init__(
         self,
-        evfer_model: dict[str, Any],
+        net: Recognizer,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        *,
         classes: list[str],
         config: dict[str, Any],
-        lr: float = 1e-4,
-        weight_decay: float = 0.0,
-        scheduler: str = "none",
-        max_epochs: int = 1,
         class_weights: list[float] | None = None,
-        channels_last: bool = True,
     ):
         super().__init__()
-        self.save_hyperparameters()
-        # never re-read an ImageNet checkpoint when restoring: the trained weights come from the checkpoint
-        self.model = build_model({**evfer_model, "pretrained": None})
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.hparams["architecture"] = net.architecture()
+        self.net = net
+        self.make_optimizer = optimizer
+        self.make_scheduler = scheduler
         k = len(classes)
         self.train_acc = MulticlassAccuracy(k, average="micro")
         self.val_acc = MulticlassAccuracy(k, average="micro")
@@ -43,7 +54,7 @@ class RecognizerModule(L.LightningModule):
         self.register_buffer("class_weights", weights, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return self.net(x)
 
     def _step(self, batch, metric, stage: str) -> torch.Tensor:
         x, y = batch
@@ -62,8 +73,7 @@ class RecognizerModule(L.LightningModule):
         self._step(batch, self.val_acc, "val")
 
     def configure_optimizers(self):
-        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        if self.hparams.scheduler == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.hparams.max_epochs))
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-        return opt
+        opt = self.make_optimizer(self.parameters())
+        if self.make_scheduler is None:
+            return opt
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": self.make_scheduler(opt), "interval": "epoch"}}

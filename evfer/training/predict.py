@@ -33,7 +33,7 @@ def predict_file(model, classes: list[str], cfg: Config, path: str | Path, box: 
                  device: torch.device | None = None) -> dict:
     """Prediction for one file: label, probabilities, per-window timeline (µs on the file's clock)."""
     from ..datasets.voxel_cache import clip_planes
-    from .evaluate import autocast_for
+    from .precision import autocast_for
 
     device = device or next(model.parameters()).device
     clip = file_clip(path, cfg, box)

@@ -2,7 +2,8 @@
 
 Run directory::
 
-    config.yaml              the resolved config
+    config.yaml              the resolved config, for people (the truth is the copy in every checkpoint,
+                             read through evfer.training.checkpoints)
     manifest.csv             the clips and the split actually used (with balancing repeats)
     checkpoints/best.ckpt    best epoch by validation accuracy (model selection never sees the test split)
     checkpoints/last.ckpt    for resuming: re-running the same command continues from here
@@ -10,6 +11,9 @@ Run directory::
     curves.png               training curves
     train_summary.json       best validation accuracy, epochs, time, throughput
     pretrained.txt           what an ImageNet checkpoint contributed (when model.pretrained is set)
+
+A resumed run (``last.ckpt`` present, no ``--restart``) is checked against the config stored in
+``last.ckpt``: only options in :data:`RESUMABLE_CHANGES` may differ.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ from ..config import Config, save_config, to_dict
 from ..datasets.kinds import absolute_paths
 from ..datasets.manifest import ClipRecord, read_manifest, write_manifest
 from ..errors import EvferError
+from ..fingerprint import fingerprint
+from .precision import LIGHTNING_PRECISION
 
 log = logging.getLogger(__name__)
-
-PRECISION = {"bf16": "bf16-mixed", "fp32": "32-true"}
 
 
 @dataclass
@@ -67,15 +71,11 @@ def _config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def check_resumable(run_dir: Path, cfg: Config) -> None:
-    """Refuse to resume a run with a config that changes the data, split, model or optimisation:
-    the model would continue from weights that have seen clips now in another split."""
-    old_path = run_dir / "config.yaml"
-    if not old_path.is_file():
-        return
-    import yaml
-
-    old = yaml.safe_load(old_path.read_text()) or {}
+def check_resumable(saved: Config, cfg: Config, run_dir: Path) -> None:
+    """Refuse to resume the run in ``run_dir``, trained with ``saved`` (the config in its last.ckpt),
+    with a config ``cfg`` that changes the data, split, model or optimisation: the model would
+    continue from weights that have seen clips now in another split."""
+    old = to_dict(saved)
     diffs = _config_differences(old, to_dict(absolute_paths(cfg)))
     old_epochs = (old.get("train") or {}).get("epochs")
     if cfg.train.scheduler != "none" and old_epochs != cfg.train.epochs:
@@ -94,10 +94,8 @@ def _prepared_marker(run_dir: Path) -> Path:
 def prepare_run(cfg: Config, run_dir: Path, progress: bool = True) -> tuple[list[ClipRecord], Path, list[str]]:
     """Rank 0 prepares the data and writes the run's config and manifest; other ranks (DDP, torchrun)
     wait for it and read them. Returns (records with split, voxel cache folder, classes)."""
-    import hashlib
-
     marker = _prepared_marker(run_dir)
-    token = hashlib.sha1(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()
+    token = fingerprint(cfg)
     if _rank() == 0:
         from ..datasets.prepare import prepare
 
@@ -161,22 +159,26 @@ def merge_metrics(logs: Path) -> None:
         part.unlink()
 
 
-def model_hparams(cfg: Config, classes: list[str]) -> dict:
-    m = cfg.model
-    return {"num_classes": len(classes), "in_channels": cfg.voxel.bins, "backbone": m.backbone,
-            "hidden": m.hidden, "dropout": m.dropout, "pretrained": m.pretrained}
+def input_channels(cfg: Config) -> int:
+    """Input channels C of the model's (B, T, C, H, W) clips under ``cfg.voxel``."""
+    return cfg.voxel.bins
 
 
 def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: bool = True) -> TrainResult:
     """Train per ``cfg`` into ``run_dir`` (resuming from ``last.ckpt`` unless ``restart``)."""
     import lightning as L
+    import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
     from ..datasets.balance import class_weights
+    from ..models import Recognizer, build_model, check_model_config
+    from .checkpoints import read_config
     from .data import VoxelDataModule
     from .module import RecognizerModule
+    from .optim import optimizer_factory, scheduler_factory
 
+    check_model_config(cfg.model)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     quiet_lightning()
@@ -184,7 +186,7 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
     last = run_dir / "checkpoints" / "last.ckpt"
     resume = last.exists() and not restart
     if resume:
-        check_resumable(run_dir, cfg)
+        check_resumable(read_config(last), cfg, run_dir)
     records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
     # seeded after preparing, so the initial weights do not depend on whether the data was cached;
     # rank-specific: each DDP process draws its own augmentations (DDP broadcasts rank 0's weights)
@@ -196,17 +198,14 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
                          "add subjects or change data.split.fractions")
 
     weights = class_weights(records, tuple(classes)) if cfg.data.balance.method == "class_weights" else None
-    module = RecognizerModule(model_hparams(cfg, classes), classes, to_dict(cfg), lr=cfg.train.lr,
-                              weight_decay=cfg.train.weight_decay, scheduler=cfg.train.scheduler,
-                              max_epochs=cfg.train.epochs, class_weights=weights,
-                              channels_last=cfg.train.channels_last)
-    if cfg.model.pretrained and not resume:
-        from ..models import load_pretrained_resnet
-
-        report = load_pretrained_resnet(module.model.backbone, cfg.model.pretrained, cfg.model.backbone)
-        if _rank() == 0:
-            write_text_atomic(run_dir / "pretrained.txt", report.summary() + "\n")
-        log.info(report.summary())
+    # resuming: the weights come from last.ckpt, the pretrained checkpoint is not read again
+    net = (Recognizer if resume else build_model)(cfg.model, len(classes), input_channels(cfg))
+    if net.pretrained_report is not None and _rank() == 0:
+        write_text_atomic(run_dir / "pretrained.txt", net.pretrained_report.summary() + "\n")
+    if cfg.train.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    module = RecognizerModule(net, optimizer_factory(cfg.train), scheduler_factory(cfg.train), classes=classes,
+                              config=to_dict(cfg), class_weights=weights)
 
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_acc", mode="max",
                                  save_last=True, auto_insert_metric_name=False, enable_version_counter=False)
@@ -218,7 +217,7 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
         devices=t.devices,
         num_nodes=t.num_nodes,
         strategy=t.strategy,
-        precision=PRECISION[t.precision],
+        precision=LIGHTNING_PRECISION[t.precision],
         callbacks=[checkpoint, early],
         logger=CSVLogger(run_dir, name="logs", version=""),
         default_root_dir=run_dir,
@@ -254,7 +253,7 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
         "train_draws_per_epoch": n_train,
         "val_clips": n_val,
         "classes": classes,
-        "precision": PRECISION[t.precision],
+        "precision": LIGHTNING_PRECISION[t.precision],
         "world_size": trainer.world_size,
     }
     if trainer.is_global_zero:
