@@ -144,7 +144,7 @@ class VoxelConfig:
     """What the model sees of a clip (:mod:`evfer.voxel.representations`): ``windows`` equal windows
     of the clip span, each turned into planes by ``representation`` at ``size``."""
 
-    representation: str = "voxel_grid"  # voxel_grid, histogram (see evfer.voxel.REPRESENTATIONS)
+    representation: str = "voxel_grid"  # voxel_grid, histogram, event_image (see evfer.voxel.REPRESENTATIONS)
     bins: int = 10  # time bins per window (voxel_grid)
     windows: int = 6  # T windows per clip, for the LSTM
     size: list[int] = field(default_factory=lambda: [112, 112])  # [W, H] of the planes

@@ -384,6 +384,25 @@ def test_representations():
         make_representation("voxel_grid", normalize="l2")
 
 
+def test_event_image_against_a_plain_reference():
+    """ON and OFF counts per pixel by a plain loop, then log(1 + n) and the signed log of the net count."""
+    from evfer.voxel import EventImage
+
+    ev = random_events(3000, 10, 8, seed=4, on_fraction=0.7)
+    on, off = np.zeros((8, 10)), np.zeros((8, 10))
+    for x, y, p in zip(ev.x, ev.y, ev.p):
+        (on if p > 0 else off)[y, x] += 1
+    net = on - off
+    expected = np.stack([np.log1p(on), np.log1p(off), np.sign(net) * np.log1p(np.abs(net))])
+    rep = make_representation("event_image", normalize="none", resize="events")
+    assert isinstance(rep, EventImage) and rep.channels == 3
+    np.testing.assert_allclose(rep(ev), expected, rtol=1e-6)
+    two = rep.clip(ev, 2, size=(5, 4))  # two windows, 2x2 sum pooling
+    assert two.shape == (2, 3, 4, 5)
+    pooled_on = on.reshape(4, 2, 5, 2).sum((1, 3))
+    np.testing.assert_allclose(np.expm1(two[:, 0]).sum(0), pooled_on, rtol=1e-5)  # the windows add up
+
+
 def test_representation_for_config_uses_only_its_own_options():
     from evfer.config import VoxelConfig
     from evfer.voxel import representation_for

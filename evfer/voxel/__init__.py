@@ -1,4 +1,5 @@
-"""Event representations: voxel grids (Zhu et al. 2019 / E2VID) and ON/OFF histograms.
+"""Event representations: voxel grids (Zhu et al. 2019 / E2VID), ON/OFF histograms and 3-channel
+event images for ImageNet stems.
 
 Fast numba kernels (one pass over time-sorted events, in ``get_threads()`` threads, fork-safe;
 ``set_threads(1)`` in worker processes that are already parallel); see :mod:`evfer.voxel.grids` for
@@ -23,6 +24,7 @@ from .normalize import METHODS, normalize_clip, normalize_voxels, rms_normalize
 from .representations import (
     REPRESENTATIONS,
     EventHistogram,
+    EventImage,
     Representation,
     VoxelGrid,
     make_representation,
@@ -34,6 +36,7 @@ __all__ = [
     "REPRESENTATIONS",
     "RESIZE_MODES",
     "EventHistogram",
+    "EventImage",
     "Representation",
     "VoxelGrid",
     "clip_histograms",

@@ -120,9 +120,29 @@ class EventHistogram(Representation):
                                resize=self.resize)
 
 
+class EventImage(Representation):
+    """Three planes per window for ImageNet stems (an RGB-shaped input the pretrained first
+    convolution takes untouched): log(1 + ON count), log(1 + OFF count) and the signed
+    log(1 + |ON - OFF|) per pixel."""
+
+    name = "event_image"
+
+    @property
+    def channels(self) -> int:
+        return 3
+
+    def planes(self, events, windows, crop, size, t_start, t_end):
+        counts = clip_histograms(events, windows, crop=crop, size=size, t_start=t_start, t_end=t_end,
+                                 resize=self.resize)
+        on, off = counts[:, 0], counts[:, 1]
+        net = on - off
+        return np.stack([np.log1p(on), np.log1p(off), np.sign(net) * np.log1p(np.abs(net))], axis=1)
+
+
 REPRESENTATIONS: dict[str, type[Representation]] = {
     VoxelGrid.name: VoxelGrid,
     EventHistogram.name: EventHistogram,
+    EventImage.name: EventImage,
 }
 
 
