@@ -100,7 +100,7 @@ def test_mixed_sizes_and_unreadable_images(tmp_path):
     with pytest.raises(InputError, match=r"b\.png: image size 30x24 differs from the sequence's 32x24"):
         load_frames([str(tmp_path / "a.png"), str(tmp_path / "b.png")])
     (tmp_path / "c.png").write_bytes(b"not an image")
-    with pytest.raises(InputError, match=r"c\.png: unreadable image"):
+    with pytest.raises(InputError, match=r"c\.png: cannot read image \(unsupported or corrupt file\)"):
         load_frames([str(tmp_path / "c.png")])
 
 

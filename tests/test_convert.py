@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from evfer.cli import main
-from evfer.emulator import emulate, read_frames
-from evfer.emulator import EmulatorSettings
+from evfer.emulator import EmulatorSettings, emulate, read_frames
 from evfer.emulator.convert import convert_file, convert_sources, plan_jobs, select_shard
 from evfer.emulator.frames import natural_key
 from evfer.errors import InputError
 from evfer.io import read_events
+
+from conftest import damaged
 
 
 def scene(k: int, h: int = 40, w: int = 48) -> np.ndarray:
@@ -180,24 +181,38 @@ def bad_sources(tmp_path):
     single = write_folder(tmp_path / "single", n=1)
     corrupt = write_folder(tmp_path / "corrupt", n=3)
     (corrupt / "frame2.png").write_bytes(b"\x89PNG broken")
+    cut = write_folder(tmp_path / "cut", n=3)  # a real PNG cut short: libpng prints its own error
+    (cut / "frame1.png").write_bytes((cut / "frame1.png").read_bytes()[:-40])
+    small = tmp_path / "small.mp4"
+    writer = cv2.VideoWriter(str(small), cv2.VideoWriter_fourcc(*"mp4v"), 25, (32, 24))
+    for i in range(5):
+        writer.write(np.full((24, 32, 3), 40 * i, np.uint8))
+    writer.release()
+    flipped = damaged(small, tmp_path / "flipped.mp4", flip=0)  # OpenCV logs "[ERROR:0@...] loadsave.cpp ..."
+    holed = write_folder(tmp_path / "holed", n=3)
+    (holed / "frame1.png").unlink()
+    (holed / "frame1.png").mkdir()  # a folder where a frame should be
     return {
         "broken.mp4": (garbage, "cannot open as a video|no frames could be decoded"),
         "empty": (empty, "no images"),
         "mixed": (mixed, "differs from the first frame"),
         "single": (single, "at least 2 frames"),
         "corrupt": (corrupt, "cannot read image"),
+        "cut": (cut, "frame1.png: cannot read image"),
+        "holed": (holed, "frame1.png: named like a frame but is a folder"),
+        "flipped.mp4": (flipped, "cannot open as a video"),
     }
 
 
-def test_bad_sources_give_one_line_and_no_output(tmp_path, capsys):
+def test_bad_sources_give_one_line_and_no_output(tmp_path, capfd):
     cases = bad_sources(tmp_path)
     for name, (path, pattern) in cases.items():
         out = tmp_path / f"out-{name}"
         code = main(["convert", str(path), "-o", str(out), "--quiet"])
-        err = capsys.readouterr().err.strip()
+        err = capfd.readouterr().err.strip()  # file descriptor 2: what OpenCV, libpng, FFmpeg print too
         assert code == 2, name
-        lines = [line for line in err.splitlines() if line.startswith("evfer: error:")]
-        assert len(lines) == 1 and str(path) in lines[0], (name, err)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("evfer: error:") and str(path) in lines[0], (name, err)
         import re
 
         assert re.search(pattern, lines[0]), (name, lines[0])

@@ -100,11 +100,11 @@ def load_frames(paths: list[str]) -> np.ndarray:
     mixed-size images."""
     import cv2
 
+    from ..emulator.frames import read_image
+
     frames = []
     for p in paths:
-        img = cv2.imread(p, cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise InputError(p, "unreadable image")
+        img = read_image(p, cv2.IMREAD_GRAYSCALE)
         if frames and img.shape != frames[0].shape:
             raise InputError(p, f"image size {img.shape[1]}x{img.shape[0]} differs from the sequence's "
                                 f"{frames[0].shape[1]}x{frames[0].shape[0]}")

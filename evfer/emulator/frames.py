@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..io.native import first_line, quiet_call
 
 log = logging.getLogger(__name__)
 
@@ -266,32 +267,41 @@ def _open_video(path: Path):
         raise InputError(path, "not a file")
     if not os.access(path, os.R_OK):
         raise InputError(path, "permission denied")
-    cap = cv2.VideoCapture(str(path))
+    cap, said = quiet_call(cv2.VideoCapture, str(path))
     if not cap.isOpened():
         cap.release()
-        raise InputError(path, "cannot open as a video (unsupported or corrupt file)")
+        detail = first_line(said)
+        raise InputError(path, "cannot open as a video (unsupported or corrupt file)"
+                         + (f" (library said: {detail})" if detail else ""))
     return cap
 
 
 def _video_frames(path: Path) -> Iterator[tuple[str, np.ndarray]]:
     """The decoded frames of a video; InputError when fewer frames decode than its container states
-    (a damaged video: OpenCV stops early, silently). A container that states no frame count cannot
-    be checked: that is logged as a warning."""
+    (a damaged video: OpenCV stops early, silently). Decoder complaints on frames that still decode
+    (concealed damage) are logged as one warning; a container that states no frame count cannot be
+    checked, which is logged as a warning too. FFmpeg's own lines never reach the terminal."""
     cap = _open_video(path)
     try:
         stated = int(cap.get(_cv2().CAP_PROP_FRAME_COUNT) or 0)
         n = 0
+        complaint = None
         while True:
-            ok, img = cap.read()
+            (ok, img), said = quiet_call(cap.read)
+            complaint = complaint or first_line(said)
             if not ok:
                 break
             yield f"{path} (frame {n})", img
             n += 1
         if n == 0:
-            raise InputError(path, "no frames could be decoded (unsupported or corrupt video)")
+            raise InputError(path, "no frames could be decoded (unsupported or corrupt video)"
+                             + (f" (library said: {complaint})" if complaint else ""))
         if stated > 0 and n < stated:
             raise InputError(path, f"only {n} of the {stated} frames its container states could be decoded "
                                    "(damaged video?)")
+        if complaint:
+            log.warning("%s: the decoder reported damage (%s); some of the %d frames may be corrupted",
+                        path, complaint, n)
         if stated <= 0:
             log.warning("%s: the container states no frame count; %d frames decoded, damage would go unnoticed",
                         path, n)
@@ -299,13 +309,24 @@ def _video_frames(path: Path) -> Iterator[tuple[str, np.ndarray]]:
         cap.release()
 
 
-def _folder_frames(path: Path) -> Iterator[tuple[str, np.ndarray]]:
+def read_image(path: str | os.PathLike, flags: int | None = None) -> np.ndarray:
+    """An image file as OpenCV reads it (``flags``: default unchanged depth and channels); one-line
+    InputError naming the file when it cannot be read — libpng's and OpenCV's own lines are kept
+    off the terminal and folded into the message."""
     cv2 = _cv2()
+    img, said = quiet_call(cv2.imread, str(path), cv2.IMREAD_UNCHANGED if flags is None else flags)
+    if img is None:
+        if not os.access(path, os.R_OK):
+            raise InputError(path, "permission denied")
+        detail = first_line(said)
+        raise InputError(path, "cannot read image (unsupported or corrupt file)"
+                         + (f" (library said: {detail})" if detail else ""))
+    return img
+
+
+def _folder_frames(path: Path) -> Iterator[tuple[str, np.ndarray]]:
     for f in list_images(path):
-        img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise InputError(f, "cannot read image (unsupported or corrupt file)")
-        yield str(f), img
+        yield str(f), read_image(f)
 
 
 def _prepare(img: np.ndarray, crop, size, label: str) -> np.ndarray:

@@ -96,6 +96,28 @@ def _restore_fd2(saved: int | None) -> bytes:
     return b"".join(parts)
 
 
+def quiet_call(fn: Callable[..., Any], *args: Any) -> tuple[Any, str]:
+    """``fn(*args)`` with file descriptor 2 captured: returns its result and what the library printed
+    (decoded text), which therefore never reaches the terminal. For C libraries that print their own
+    lines before or instead of failing (OpenCV, libpng, FFmpeg); exceptions pass through."""
+    with _capture.lock:
+        saved = _redirect_fd2()
+        try:
+            result = fn(*args)
+        finally:
+            text = _restore_fd2(saved).decode("utf-8", "replace")
+    return result, text
+
+
+def first_line(text: str) -> str | None:
+    """The first non-blank line of a library's text, shortened (for one-line messages)."""
+    for line in text.splitlines():
+        if line.strip():
+            line = " ".join(line.split())
+            return line if len(line) <= 160 else line[:157] + "..."
+    return None
+
+
 def _write_fd2(data: bytes) -> None:
     with contextlib.suppress(OSError):
         view = memoryview(data)
