@@ -1,7 +1,10 @@
 """Atomic outputs: write to a temporary file beside the target, rename on success.
 
 A killed job never leaves a half-written file under the final name, so "the output exists" always
-means "the output is complete" — which is what resumable jobs test.
+means "the output is complete" — which is what resumable jobs test. Temporary names carry the
+writing process's id (``.tmp-<name>~<pid>~...``), so the next run can remove what a killed run left
+behind (:func:`remove_stale_temporaries`) without touching the files of a run still going on.
+A target that cannot be written is an :class:`~evfer.errors.OutputError` naming it.
 """
 
 from __future__ import annotations
@@ -9,33 +12,92 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import OutputError
+
+
+#: A temporary name and the pid of the process that made it: ``.tmp-<name>~<pid>~<random>``.
+_TEMP = re.compile(r"^\.tmp-.*~(\d+)~")
+
+
+def temp_prefix(name: str) -> str:
+    """The start of this process's temporary names for the output ``name``."""
+    return f".tmp-{name}~{os.getpid()}~"
+
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str | None = None, *, make_folder: bool = True) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s folder; rename it to ``path`` if the block succeeds.
 
     The temporary name keeps the target's suffix (libraries that dispatch on it still work) and
-    starts with ``.tmp-`` so that leftovers of a killed process are easy to recognise and ignore.
+    starts with ``.tmp-`` and the process id. The folder is created when missing unless
+    ``make_folder`` is false; a folder that cannot be used is an OutputError naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".tmp-{path.stem}-", suffix=path.suffix if suffix is None else suffix, dir=path.parent
-    )
+    try:
+        if make_folder:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.parent.is_dir():
+            raise OutputError(path, f"the folder {path.parent} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.stem), suffix=path.suffix if suffix is None else suffix,
+                                   dir=path.parent)
+    except OSError as exc:
+        raise OutputError(path, f"cannot write here ({exc.strerror or type(exc).__name__})") from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except IsADirectoryError:
+            raise OutputError(path, "is a folder; give a file name") from None
+        except OSError as exc:
+            raise OutputError(path, f"cannot write here ({exc.strerror or type(exc).__name__})") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (a process of another user counts; a zombie — exited, not
+    yet reaped, as the orphans of a killed run may stay where nothing reaps them — does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc: trust the signal check
+    return state not in ("Z", "X")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files and folders in ``folder`` (not below it) whose writing process is
+    gone — leftovers of a killed run; returns what was removed."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        m = _TEMP.match(entry.name)
+        if m is None or int(m.group(1)) == os.getpid() or pid_alive(int(m.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
 
 
 def _umask() -> int:

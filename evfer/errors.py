@@ -24,5 +24,18 @@ class InputError(EvferError):
         return (type(self), (self.source, self.problem))
 
 
+class OutputError(EvferError):
+    """An output that cannot be written where asked (a missing or read-only folder, a file where a
+    folder is needed), explained in one line naming the output path."""
+
+    def __init__(self, target: str | os.PathLike, problem: str):
+        self.target = os.fspath(target)
+        self.problem = problem
+        super().__init__(f"{self.target}: {problem}")
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.target, self.problem))
+
+
 class ConfigError(EvferError):
     """A config key that does not exist or has a value of the wrong type."""

@@ -9,13 +9,13 @@ last-event time.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from .events import Events
+from .jit import njit
 
 
-@numba.njit(cache=True)
+@njit()
 def _ba_keep(t, x, y, width, height, window, radius):
     last = np.full((height, width), np.iinfo(np.int64).min // 2, np.int64)
     keep = np.zeros(len(t), np.bool_)

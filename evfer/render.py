@@ -8,8 +8,10 @@ OFF events grey; voxel panels use the same red/blue diverging map centred on 0.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -164,7 +166,7 @@ def render_summary(
     cax = fig.add_axes(((fig_w - _COLORBAR + 8) / fig_w, _PAD / fig_h, 12 / fig_w,
                         (fig_h - _HEADER - _TITLE - 2 * _PAD) / fig_h))
     fig.colorbar(image, cax=cax)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, make_folder=False) as tmp, _no_glyph_warnings():
         fig.savefig(tmp, format=fmt, dpi=dpi)
     return fig_w, fig_h
 
@@ -207,9 +209,18 @@ def render_gif(
         return shown, label
 
     animation = FuncAnimation(fig, draw, frames=frames, blit=False)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, make_folder=False) as tmp, _no_glyph_warnings():
         animation.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
     return frames
+
+
+@contextlib.contextmanager
+def _no_glyph_warnings():
+    """Matplotlib warns once per character its font lacks (a file name in CJK script): the title
+    shows boxes there, the terminal stays clean."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+        yield
 
 
 def _grid(panels: int) -> tuple[int, int]:

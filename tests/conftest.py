@@ -91,3 +91,13 @@ def damaged(data: bytes | Path, path: Path, *, cut: int | None = None, flip: int
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data + append)
     return path
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (for temporaries "left by a killed run")."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

@@ -136,9 +136,9 @@ voxel: {{bins: 2, windows: 1, size: [8, 8]}}
     reasons = {s.item: s.reason for s in result.skipped}
     assert "differs from the sequence's 40x40" in reasons["ckplus-S010_002"]
     assert "S010_002_00000003.png" in reasons["ckplus-S010_002"]
-    assert "unreadable image" in reasons["ckplus-S010_003"]
+    assert "S010_003_00000002.png: cannot read image" in reasons["ckplus-S010_003"]
     text = (tmp_path / "out" / "summary.txt").read_text()
-    assert "skipped 2 item(s)" in text and "S010_003_00000002.png: unreadable image" in text
+    assert "skipped 2 item(s)" in text and "S010_003_00000002.png: cannot read image" in text
 
 
 def test_no_usable_clip_is_a_clear_error(tmp_path):

@@ -27,6 +27,9 @@ EXPECTED_CODE = {"happy": 5, "sad": 6, "angry": 1, "confused": 2, "shocked": 7, 
 SIZE = (96, 96)
 
 
+from conftest import dead_pid
+
+
 def _tiny(root: Path, **kw) -> object:
     args = dict(identities=2, seed=3, frames=(3, 5), size=(64, 48), workers=1, progress=False)
     args.update(kw)
@@ -233,7 +236,7 @@ def test_resume_rewrites_only_the_missing_sequence(tmp_path):
     removed = sorted(victim.glob("*.png"))
     for p in removed[1:]:
         p.unlink()
-    (victim / ".tmp-S002_004_00000002-junk.png").write_bytes(b"x")  # leftover of a killed run
+    (victim / f".tmp-S002_004_00000002~{dead_pid()}~junk.png").write_bytes(b"x")  # leftover of a killed run
     summary = _tiny(tmp_path)
     assert (summary.written, summary.skipped) == (1, 11)
     for p, (mtime, data) in before.items():

@@ -73,6 +73,8 @@ def run(args) -> int:
     )
     for src, message in summary.failed:
         print(f"evfer: error: {message}", file=sys.stderr)
+    for dst, why in summary.redone:
+        print(f"evfer: note: {dst} was damaged ({why}); made again", file=sys.stderr)
     print(f"converted {len(summary.converted)}, skipped {len(summary.skipped)} (already done), "
           f"failed {len(summary.failed)} of {summary.total_jobs} -> {args.out}")
     if args.fps is None and any(Path(s).is_dir() for s in args.sources):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_json_atomic, write_text_atomic
+from ..atomic import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ..config import Config, dump_yaml
 from ..errors import EvferError
 from .balance import balance, class_counts
@@ -150,6 +150,8 @@ def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out:
     methods: dict[str, str] = {}
     notes: dict[str, dict[str, float]] = {}
     todo: list[ClipJob] = []
+    for folder in {(out / "events" / spec.source) for spec, _ in jobs}:
+        remove_stale_temporaries(folder)  # events files a killed run was writing
     for spec, kind in jobs:
         rel = Path("events") / spec.source / f"{spec.id}.h5"
         key = kind.events_key(spec)

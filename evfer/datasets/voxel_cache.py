@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..atomic import remove_stale_temporaries, temp_prefix
 from ..config import VoxelConfig
 from ..voxel import Representation, representation_for
 from .clips import Clip, read_clip
@@ -72,7 +73,8 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
             return final
     params = {**rep.params(), "windows": vox.windows, "size": list(vox.size), "channels": rep.channels,
               "events_keys": keys}
-    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    remove_stale_temporaries(final.parent)  # the half-built caches of killed runs
+    tmp = final.parent / f"{temp_prefix(final.name)}build"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     w, h = vox.size

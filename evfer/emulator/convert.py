@@ -7,7 +7,9 @@ keep their full name (``a.mp4.h5``). The relative name is also the clip id that 
 random numbers, so results do not depend on worker count, order or sharding.
 
 Resume: an existing output is complete (writes are atomic) and is skipped if it was made with the
-same settings; with other settings it is reported as a failure (pass ``overwrite=True``).
+same settings; with other settings it is reported as a failure (pass ``overwrite=True``); a damaged
+one (unreadable) is made again and listed in :attr:`Summary.redone`. Temporaries of killed runs are
+removed from the output folders.
 Sharding: ``shard=(i, n)`` keeps the jobs whose index in the sorted job list is ``i`` modulo ``n``,
 so n machines given the same sources split them without coordination.
 """
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import EvferError, InputError
+from ..errors import InputError, OutputError
 from ..fingerprint import fingerprint
 from .params import EmulatorSettings
 
@@ -43,6 +45,7 @@ class Summary:
     converted: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    redone: list[tuple[Path, str]] = field(default_factory=list)  # damaged outputs made again (and why)
     total_jobs: int = 0
 
 
@@ -137,17 +140,34 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, settings: Emula
 
 
 def _done(job: Job, key: str) -> bool:
-    """True if ``job.dst`` exists and was made with the settings of fingerprint ``key``; InputError if
-    with others."""
+    """True if ``job.dst`` exists and was made with the settings of fingerprint ``key``. An existing
+    output made with other settings is an InputError naming the source (pass --overwrite); a damaged
+    or unreadable one an InputError naming the output (the caller makes it again)."""
     if not job.dst.exists():
         return False
     from ..io import probe
 
-    stored = probe(job.dst).meta.get("convert_settings")
+    stored = probe(job.dst).meta.get("convert_settings")  # damage: InputError(job.dst, ...)
     if fingerprint(stored) != key:
-        raise InputError(job.dst, "exists but was made with other settings (different preset, parameters, "
-                         "seed, fps, crop or size); pass --overwrite to redo it")
+        raise InputError(job.src, f"its output {job.dst} exists but was made with other settings (different "
+                         "preset, parameters, seed, fps, crop or size); pass --overwrite to redo it")
     return True
+
+
+def check_output_folders(folders) -> None:
+    """Every output folder usable (created when missing) and its killed runs' temporaries removed;
+    an OutputError naming the folder otherwise (e.g. a file stands where the folder should be)."""
+    from ..atomic import remove_stale_temporaries
+
+    for folder in sorted(folders):
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(folder, "exists and is not a folder; give an output folder (or one .h5 file name "
+                                      "for a single source)")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(folder, f"cannot create the output folder ({exc.strerror or type(exc).__name__})") from None
+        remove_stale_temporaries(folder)
 
 
 @dataclass(frozen=True)
@@ -177,6 +197,7 @@ def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike
     settings = settings or EmulatorSettings.resolve()
     resolve_device(settings.device)  # an unusable device: fail before any work
     jobs = select_shard(plan_jobs(sources, out), shard)
+    check_output_folders({job.dst.parent for job in jobs})
     key = fingerprint(settings_of(settings, fps, crop, size))
     summary = Summary(total_jobs=len(jobs))
     todo = []
@@ -185,9 +206,11 @@ def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike
             if not overwrite and _done(job, key):
                 summary.skipped.append(job.dst)
                 continue
-        except EvferError as exc:
-            summary.failed.append((job.src, str(exc)))
-            continue
+        except InputError as exc:
+            if exc.source != str(job.dst):
+                summary.failed.append((job.src, str(exc)))
+                continue
+            summary.redone.append((job.dst, exc.problem))  # damaged: made again, as prepare does
         todo.append(job)
     work = _Convert(settings, fps, crop, size)
     for result in run_jobs(work, todo, workers=workers, desc="convert", unit="clip", progress=progress,

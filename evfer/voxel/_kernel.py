@@ -21,19 +21,19 @@ import os
 import threading
 
 import numpy as np
-from numba import njit
+from ..jit import njit
 
 VOXEL = 0  # channels = time bins, bilinear in time (Zhu et al. 2019)
 HISTOGRAM = 1  # channel 0 = ON count, channel 1 = OFF count
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(nogil=True, inline="always")
 def _window_of(i, starts):
     """Index k of the window whose event range [starts[k], starts[k+1]) holds event i."""
     return np.searchsorted(starts, i, side="right") - 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(nogil=True, inline="always")
 def _bin(t, t0, windows, off, scale, channels):
     """Time bin b and weight fraction f (float32) of an event at t µs, t* = b + f."""
     ts = ((t - t0) * windows - off) * scale
@@ -41,7 +41,7 @@ def _bin(t, t0, windows, off, scale, channels):
     return b, np.float32(ts - b)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _lowest_plane(mode, channels, ev, i, starts, t0, windows, span, scale):
     """A lower bound, monotone in i, of the planes event i touches."""
     k = _window_of(i, starts)
@@ -50,7 +50,7 @@ def _lowest_plane(mode, channels, ev, i, starts, t0, windows, span, scale):
     return k * channels + _bin(ev[i].t, t0, windows, k * span, scale, channels)[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _highest_plane(mode, channels, ev, i, starts, t0, windows, span, scale):
     """An upper bound, monotone in i, of the planes event i touches."""
     k = _window_of(i, starts)
@@ -59,7 +59,7 @@ def _highest_plane(mode, channels, ev, i, starts, t0, windows, span, scale):
     return k * channels + min(_bin(ev[i].t, t0, windows, k * span, scale, channels)[0] + 1, channels - 1)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _first_index(a, b, mode, channels, ev, starts, t0, windows, span, scale, highest, limit):
     """First i in [a, b) whose lowest (highest=False) / highest plane is >= / > limit, else b."""
     while a < b:
@@ -75,7 +75,7 @@ def _first_index(a, b, mode, channels, ev, starts, t0, windows, span, scale, hig
     return a
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _flush_pair(flat, pair, plane, hw, last):
     """Add the interleaved pair buffer to planes ``plane`` and (unless ``last``) ``plane + 1``."""
     base = plane * hw
@@ -87,7 +87,7 @@ def _flush_pair(flat, pair, plane, hw, last):
     pair[:] = 0
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _voxel_pairs(ev, i0, i1, t0, windows, off, scale, channels, out, plane0):
     """As :func:`_voxel_direct`, for many events per voxel: while the events stay in bin b (they are
     time-sorted), accumulate into one buffer interleaving planes b and b+1, so each event touches
@@ -113,7 +113,7 @@ def _voxel_pairs(ev, i0, i1, t0, windows, off, scale, channels, out, plane0):
         _flush_pair(flat, pair, plane0 + cur, hw, cur + 1 >= channels)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _voxel_direct(ev, i0, i1, t0, windows, off, scale, channels, out, plane0):
     """Fast path: events i0..i1-1 of one window, full sensor; bin b -> plane plane0 + b of ``out``."""
     h = out.shape[1]
@@ -133,7 +133,7 @@ def _voxel_direct(ev, i0, i1, t0, windows, off, scale, channels, out, plane0):
             flat[idx + hw] += pol * f
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _voxel_mapped(ev, i0, i1, t0, windows, off, scale, channels, xmap, ymap, out, plane0):
     """As :func:`_voxel_direct` with crop/resize: (x, y) -> (xmap[x], ymap[y]), dropped when -1."""
     h = out.shape[1]
@@ -154,7 +154,7 @@ def _voxel_mapped(ev, i0, i1, t0, windows, off, scale, channels, xmap, ymap, out
             flat[idx + hw] += pol * f
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _histogram(ev, i0, i1, xmap, ymap, out, plane0):
     """ON events -> plane plane0, OFF events -> plane plane0 + 1 of ``out``."""
     for j in range(i0, i1):
@@ -165,7 +165,7 @@ def _histogram(ev, i0, i1, xmap, ymap, out, plane0):
             out[plane0 + (0 if e.p > 0 else 1), yy, xx] += np.float32(1.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _scatter(mode, channels, ev, i0, i1, starts, t0, windows, span, scale, xmap, ymap,
              mapped, out, first_plane):
     """Events i0..i1-1 into ``out``, whose plane 0 stands for global plane ``first_plane``."""
@@ -187,7 +187,7 @@ def _scatter(mode, channels, ev, i0, i1, starts, t0, windows, span, scale, xmap,
         k += 1
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _plan(mode, channels, ev, starts, t0, windows, span, scale, chunks):
     """Split events ev[starts[0]:starts[-1]] into ``chunks`` race-free pieces (see accumulate).
 
@@ -233,7 +233,7 @@ def _plan(mode, channels, ev, starts, t0, windows, span, scale, chunks):
     return bounds, heads, tails, first, count, offset, total
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _run_chunk(c, mode, channels, ev, starts, t0, windows, span, scale, xmap, ymap, mapped, out,
                private, bounds, heads, tails, first, count, offset):
     """Chunk c of a plan: head and tail events into their private planes, the rest into ``out``."""
@@ -247,7 +247,7 @@ def _run_chunk(c, mode, channels, ev, starts, t0, windows, span, scale, xmap, ym
              mapped, private[t : t + count[c, 1]], first[c, 1])
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _add_private(out, private, first, count, offset):
     for c in range(first.shape[0]):
         for end in range(2):
@@ -317,7 +317,7 @@ def _in_threads(work, n: int) -> None:
         raise errors[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def search_times(ev, values, right):
     """np.searchsorted(ev["t"], values, side="right" if right else "left") without the copy numpy
     makes of the strided field (80 MB for 10 M events)."""
@@ -368,7 +368,7 @@ def default_chunks(n_events: int) -> int:
     return max(1, min(_threads, n_events // 100_000))
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def normalize_inplace(v):
     """E2VID normalisation of a flat float32 array: non-zero entries -> (v - mean) / std, with
     mean and std (population) of the non-zero entries, computed in float64 in two passes. A std

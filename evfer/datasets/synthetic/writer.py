@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...atomic import atomic_path, write_json_atomic, write_text_atomic
+from ...atomic import atomic_path, remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ...errors import ConfigError, InputError
 from .params import CKPLUS_CODE, CLASSES, FRAMES_DEFAULT, sample_identity, sample_sequence, sequence_numbers
 
@@ -91,8 +91,7 @@ def _write_sequence(task: tuple) -> int:
     pngs, emotion = sequence_paths(root, identity, sequence_numbers(seed, identity)[expression], seq.n_frames)
     video = render_frames(idn, seq, size, fps=fps, timecode=timecode, noise_seed=(seed, identity))
     pngs[0].parent.mkdir(parents=True, exist_ok=True)
-    for stale in pngs[0].parent.glob(".tmp-*"):  # leftovers of a killed run
-        stale.unlink(missing_ok=True)
+    remove_stale_temporaries(pngs[0].parent)  # leftovers of a killed run
     for path, frame in zip(pngs, video):
         with atomic_path(path) as tmp:
             if not cv2.imwrite(str(tmp), frame):
