@@ -310,3 +310,33 @@ def test_write_failure_is_a_one_line_input_error(tmp_path, monkeypatch):
     monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)
     with pytest.raises(InputError, match="could not write image"):
         _tiny(tmp_path, identities=1, classes=["happy"])
+
+
+def test_prepare_never_grows_a_set_made_by_evfer_synth(tmp_path):
+    """`evfer synth` made 2 identities; a source asking for 4 is refused (not silently grown), one
+    asking for 1 uses only S001; a folder prepare made itself is completed."""
+    from evfer.datasets.kinds import make_source, source_config
+
+    _tiny(tmp_path / "mine", identities=2)
+    opts = dict(seed=3, frames=[3, 5], synth_size=[64, 48])
+    with pytest.raises(InputError, match=r"holds 2 synthetic identities made by `evfer synth`; the source asks for 4"):
+        make_source(source_config("synthetic", tmp_path / "mine", identities=4, **opts)).scan(progress=False)
+    one = make_source(source_config("synthetic", tmp_path / "mine", identities=1, **opts)).scan(progress=False)
+    assert {s.subject for s in one.specs} == {"S001"}
+    grown = make_source(source_config("synthetic", tmp_path / "auto", identities=1, **opts))
+    grown.scan(progress=False)
+    more = make_source(source_config("synthetic", tmp_path / "auto", identities=2, **opts)).scan(progress=False)
+    assert {s.subject for s in more.specs} == {"S001", "S002"}
+
+
+def test_one_set_of_synthetic_defaults():
+    """`evfer synth` and a `kind: synthetic` source make the same faces by default."""
+    from evfer.cli import build_parser
+    from evfer.datasets.synthetic import DEFAULT_SIZE, FRAMES_DEFAULT
+    from evfer.datasets.synthetic.kind import SyntheticOptions
+
+    args = build_parser().parse_args(["synth", "-o", "x"])
+    options = SyntheticOptions()
+    assert tuple(args.frames) == FRAMES_DEFAULT == tuple(options.frames)
+    assert tuple(args.size) == DEFAULT_SIZE == tuple(options.synth_size)
+    assert args.identities == options.identities and args.seed == options.seed and args.fps == options.fps

@@ -45,6 +45,11 @@ class Synthetic(FrameSource):
     listing_options = frozenset({"neutral_from_onset"})
 
     def scan(self, progress: bool = True) -> Scan:
+        """Generate what is missing, then list the first ``identities`` identities (a folder may hold
+        more, from a run that asked for more)."""
         ensure_synthetic(self.root, self.options, progress=progress)
-        specs, skipped = scan_ckplus(self.root, self.options, self.source_name, self.source.limit)
+        specs, skipped = scan_ckplus(self.root, self.options, self.source_name)
+        specs = [s for s in specs if int(s.subject.lstrip("S")) <= self.options.identities]
+        if self.source.limit is not None:
+            specs = specs[: self.source.limit]
         return Scan(specs, skipped)

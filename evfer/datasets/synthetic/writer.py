@@ -106,8 +106,10 @@ def _is_complete(root: Path, seed: int, identity: int, expression: str, frames: 
     return emotion.is_file() and all(p.is_file() for p in pngs)
 
 
-def _prepare_folder(root: Path, settings: dict, identities: int, classes: list[str]) -> None:
-    """Check that ``root`` is empty or an earlier run with the same settings; record the settings."""
+def _prepare_folder(root: Path, settings: dict, identities: int, classes: list[str], made_by: str) -> None:
+    """Check that ``root`` is empty or an earlier run with the same settings; record the settings and
+    who made the folder (``evfer synth`` or ``evfer prepare``): prepare never adds identities to a
+    folder that ``evfer synth`` made (a user's set keeps its size)."""
     if root.exists() and not root.is_dir():
         raise InputError(root, "exists and is not a folder")
     meta = root / "synth.json"
@@ -125,8 +127,15 @@ def _prepare_folder(root: Path, settings: dict, identities: int, classes: list[s
     elif (root / "cohn-kanade-images").exists() or (root / "Emotion").exists():
         raise InputError(root, "already holds a CK+-layout dataset not made by `evfer synth`; "
                                "use another folder")
+    have = int(previous.get("identities", 0))
+    creator = previous.get("made_by", "evfer synth" if previous else made_by)
+    if made_by == "evfer prepare" and creator == "evfer synth" and identities > have:
+        raise InputError(root, f"holds {have} synthetic identities made by `evfer synth`; the source asks for "
+                               f"{identities}: set its identities to {have}, or give another root and prepare "
+                               "generates them there")
     old_classes = previous.get("classes", [])
     doc = {
+        "made_by": creator,
         **settings,
         "identities": max(int(previous.get("identities", 0)), identities),
         "classes": [c for c in CLASSES if c in classes or c in old_classes],
@@ -149,6 +158,7 @@ def synthesize(
     timecode: bool = False,
     workers: int | None = None,
     progress: bool = True,
+    made_by: str = "evfer synth",
 ) -> SynthSummary:
     """Write ``identities`` x ``classes`` sequences to ``out_dir`` in the CK+ layout (resumable).
 
@@ -163,7 +173,7 @@ def synthesize(
     classes = list(dict.fromkeys(classes))
     _check_args(identities, frames, size, fps, classes)
     root = Path(out_dir)
-    _prepare_folder(root, _settings(seed, frames, size, fps, timecode), identities, classes)
+    _prepare_folder(root, _settings(seed, frames, size, fps, timecode), identities, classes, made_by)
     start = time.perf_counter()
     summary = SynthSummary(str(root), sequences=identities * len(classes))
     todo = []
@@ -218,7 +228,8 @@ def ensure_synthetic(root: str | os.PathLike, options, progress: bool = True) ->
     """Generate (or complete) the synthetic set of a ``synthetic`` source (its options: identities,
     seed, frames, synth_size, fps) in ``root``."""
     summary = synthesize(root, int(options.identities), int(options.seed), frames=tuple(options.frames),
-                         size=tuple(options.synth_size), fps=float(options.fps), progress=progress)
+                         size=tuple(options.synth_size), fps=float(options.fps), progress=progress,
+                         made_by="evfer prepare")
     if summary.written:
         log.info("synthetic faces: wrote %d sequences (%d frames) to %s in %.1f s (%d already there)",
                  summary.written, summary.frames_written, summary.out_dir, summary.seconds, summary.skipped)
