@@ -7,6 +7,17 @@ import re
 from decimal import Decimal, InvalidOperation
 
 
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return value
+
+
 def size(text: str) -> tuple[int, int]:
     """``WxH`` in pixels, e.g. ``640x480`` -> (640, 480)."""
     from ..io import parse_size

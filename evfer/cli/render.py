@@ -7,18 +7,9 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from ._args import parse_time, parse_window, size  # noqa: F401 (parse_time: part of this module's API)
+from ._args import parse_time, parse_window, positive_int, size  # noqa: F401 (parse_time: re-exported)
 
 ORDER = 20
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
-    return value
 
 
 def _positive_float(text: str) -> float:
@@ -47,9 +38,9 @@ def register(sub) -> None:
         help="time window on the file's clock, both ends inclusive; plain numbers are µs, or use "
         "units us, ms, s (e.g. 0:500ms, 1.5s:2s, :200ms); default: the whole file",
     )  # fmt: skip
-    p.add_argument("--bins", type=_positive_int, default=10, help="voxel-grid time bins (default 10)")
+    p.add_argument("--bins", type=positive_int, default=10, help="voxel-grid time bins (default 10)")
     p.add_argument("--gif", action="store_true", help="also write an animated GIF of event frames (OUT.gif)")
-    p.add_argument("--frames", type=_positive_int, default=40, help="GIF frames over the window (default 40)")
+    p.add_argument("--frames", type=positive_int, default=40, help="GIF frames over the window (default 40)")
     p.add_argument("--fps", type=_positive_float, default=10.0, help="GIF frames per second (default 10)")
     p.add_argument("--sensor-size", type=size, metavar="WxH", help="sensor size if the file states none")
     p.set_defaults(func=run)
