@@ -1,8 +1,21 @@
-"""Argument types shared by the sub-commands (argparse ``type=`` callables)."""
+"""Argument parsing shared by the sub-commands: sizes (pixels) and times / time windows (µs)."""
 
 from __future__ import annotations
 
 import argparse
+import re
+from decimal import Decimal, InvalidOperation
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return value
 
 
 def size(text: str) -> tuple[int, int]:
@@ -11,5 +24,43 @@ def size(text: str) -> tuple[int, int]:
 
     try:
         return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_UNITS = {"": 1, "us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000}
+_TIME = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(us|µs|ms|s)?\s*$")
+
+
+def parse_time(text: str) -> int:
+    """``1500``, ``1500us``, ``200ms``, ``1.5s`` -> whole µs (ValueError otherwise)."""
+    m = _TIME.match(text)
+    if not m:
+        raise ValueError(f"'{text}' is not a time (e.g. 1500, 1500us, 200ms, 1.5s)")
+    try:
+        value = Decimal(m.group(1)) * _UNITS[m.group(2) or ""]
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        raise ValueError(f"'{text}' is not a time") from None
+    if value != value.to_integral_value():
+        raise ValueError(f"'{text}' is not a whole number of microseconds")
+    return int(value)
+
+
+def parse_window(text: str) -> tuple[int | None, int | None]:
+    """``T0:T1`` (either side may be empty) -> (t_start, t_end) µs, both inclusive."""
+    if text.count(":") != 1:
+        raise ValueError(f"--window '{text}' must look like T0:T1 (e.g. 0:500ms, 1.5s:2s, :200ms)")
+    a, b = text.split(":")
+    t0 = parse_time(a) if a.strip() else None
+    t1 = parse_time(b) if b.strip() else None
+    if t0 is not None and t1 is not None and t1 < t0:
+        raise ValueError(f"--window '{text}' ends before it starts")
+    return t0, t1
+
+
+def window(text: str) -> tuple[int | None, int | None]:
+    """argparse type of ``--window T0:T1``: :func:`parse_window`, errors as usage errors."""
+    try:
+        return parse_window(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None

@@ -3,55 +3,13 @@
 
 from __future__ import annotations
 
-from ._args import size
-
 import argparse
-import re
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ..errors import InputError
+from ._args import parse_time, parse_window, positive_int, size  # noqa: F401 (parse_time: re-exported)
 
 ORDER = 20
-
-_UNITS = {"": 1, "us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000}
-_TIME = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(us|µs|ms|s)?\s*$")
-
-
-def parse_time(text: str) -> int:
-    """``1500``, ``1500us``, ``200ms``, ``1.5s`` -> whole µs (ValueError otherwise)."""
-    m = _TIME.match(text)
-    if not m:
-        raise ValueError(f"'{text}' is not a time (e.g. 1500, 1500us, 200ms, 1.5s)")
-    try:
-        value = Decimal(m.group(1)) * _UNITS[m.group(2) or ""]
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        raise ValueError(f"'{text}' is not a time") from None
-    if value != value.to_integral_value():
-        raise ValueError(f"'{text}' is not a whole number of microseconds")
-    return int(value)
-
-
-def parse_window(text: str) -> tuple[int | None, int | None]:
-    """``T0:T1`` (either side may be empty) -> (t_start, t_end) µs, both inclusive."""
-    if text.count(":") != 1:
-        raise ValueError(f"--window '{text}' must look like T0:T1 (e.g. 0:500ms, 1.5s:2s, :200ms)")
-    a, b = text.split(":")
-    t0 = parse_time(a) if a.strip() else None
-    t1 = parse_time(b) if b.strip() else None
-    if t0 is not None and t1 is not None and t1 < t0:
-        raise ValueError(f"--window '{text}' ends before it starts")
-    return t0, t1
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
-    return value
 
 
 def _positive_float(text: str) -> float:
@@ -80,9 +38,9 @@ def register(sub) -> None:
         help="time window on the file's clock, both ends inclusive; plain numbers are µs, or use "
         "units us, ms, s (e.g. 0:500ms, 1.5s:2s, :200ms); default: the whole file",
     )  # fmt: skip
-    p.add_argument("--bins", type=_positive_int, default=10, help="voxel-grid time bins (default 10)")
+    p.add_argument("--bins", type=positive_int, default=10, help="voxel-grid time bins (default 10)")
     p.add_argument("--gif", action="store_true", help="also write an animated GIF of event frames (OUT.gif)")
-    p.add_argument("--frames", type=_positive_int, default=40, help="GIF frames over the window (default 40)")
+    p.add_argument("--frames", type=positive_int, default=40, help="GIF frames over the window (default 40)")
     p.add_argument("--fps", type=_positive_float, default=10.0, help="GIF frames per second (default 10)")
     p.add_argument("--sensor-size", type=size, metavar="WxH", help="sensor size if the file states none")
     p.set_defaults(func=run)
