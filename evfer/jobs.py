@@ -106,15 +106,14 @@ def _outcome(item: Any, result: tuple[Any, str | None, bool], label: Callable[[A
 
 # ---------------------------------------------------------------- workers
 def init_worker(parent_pid: int) -> None:
-    """Set up a worker process: die with the parent, one compute thread, plain logging."""
+    """Set up a worker process: die with the parent, one compute thread (the parallelism comes from
+    the workers; set through the environment, so a worker that never needs torch never imports it),
+    plain logging."""
     die_with_parent(parent_pid)
-    try:
-        import torch
-
-        torch.set_num_threads(1)  # the parallelism comes from the workers
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "EVFER_THREADS"):
+        os.environ.setdefault(name, "1")
+    if "torch" in sys.modules:  # pragma: no cover - a fresh spawned worker has not imported it
+        sys.modules["torch"].set_num_threads(1)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
