@@ -106,7 +106,7 @@ def predict_file(model, classes: list[str], cfg: Config, path: str | Path, box: 
                  device: torch.device | None = None) -> dict:
     """Prediction for one file: label, probabilities, per-window timeline (µs on the file's clock)."""
     from ..datasets.voxel_cache import clip_grids
-    from .precision import autocast_for
+    from .inference import predict_proba
 
     device = device or next(model.parameters()).device
     events = file_events(path, cfg, box)
@@ -114,8 +114,7 @@ def predict_file(model, classes: list[str], cfg: Config, path: str | Path, box: 
         raise InputError(path, "no events (a static video or an empty recording): nothing to classify")
     grids = clip_grids(events, cfg.voxel)
     x = torch.from_numpy(np.ascontiguousarray(grids, dtype=np.float32))[None].to(device)
-    with autocast_for(cfg, device):
-        timeline = model.predict_proba(x, timeline=True)[0].float().cpu().numpy()
+    timeline = predict_proba(model, x, cfg, timeline=True)[0].numpy()
     span = events.meta.get("span_us") or [events.t_start, events.t_end]
     edges = np.linspace(span[0], span[1], cfg.voxel.windows + 1)
     final = timeline[-1]
