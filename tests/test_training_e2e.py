@@ -70,7 +70,9 @@ def test_evaluate_writes_metrics_consistent_with_predictions(trained, capsys):
     assert m["split"] == "test" and (run / "confusion.png").is_file()
     cm = np.array(m["confusion_matrix"])
     assert cm.sum() == m["n"] and m["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
-    assert m["tta_flip"] is False
+    assert m["correct"] == np.trace(cm) and m["accuracy_ci95"][0] <= m["accuracy"] <= m["accuracy_ci95"][1]
+    assert m["tta_flip"] is False and "expressions_only" not in m  # no onset-neutral clips in this data
+    assert "95% CI" in capsys.readouterr().out
     rows = (run / "predictions-test.csv").read_text().splitlines()[1:]
     assert len(rows) == m["n"]
     correct = sum(r.split(",")[2] == r.split(",")[3] for r in rows)
@@ -210,6 +212,8 @@ def test_cross_validation(tmp_path):
     assert r["folds"] == 2 and len(r["per_fold"]) == 2
     accs = [f["accuracy"] for f in r["per_fold"]]
     assert r["accuracy_mean"] == pytest.approx(np.mean(accs)) and r["accuracy_std"] == pytest.approx(np.std(accs))
+    lo, hi = r["pooled"]["accuracy_ci95"]
+    assert r["pooled"]["n"] == sum(f["n"] for f in r["per_fold"]) and lo <= r["pooled"]["accuracy"] <= hi
     from evfer.datasets.manifest import read_manifest
 
     pooled = np.array(r["pooled"]["confusion_matrix"])

@@ -27,14 +27,16 @@ def run(args) -> int:
     import json
 
     from ..training.evaluate import evaluate
-    from ..training.metrics import format_confusion
+    from ..training.metrics import format_accuracy, format_confusion
 
     m = evaluate(args.run_dir, args.split, args.checkpoint, tta_flip=args.tta_flip)
     if args.json:
         print(json.dumps(m, indent=2))
         return 0
     print(f"{args.split}: {m['n']} clips from {m['subjects']} subjects")
-    print(f"accuracy {m['accuracy']:.3f}   macro-F1 {m['macro_f1']:.3f}" + ("   (flip TTA)" if m["tta_flip"] else ""))
+    print(f"accuracy {format_accuracy(m)}   macro-F1 {m['macro_f1']:.3f}" + ("   (flip TTA)" if m["tta_flip"] else ""))
+    if "expressions_only" in m:
+        print(f"expression clips only (onset-neutral clips left out): accuracy {format_accuracy(m['expressions_only'])}")
     for c, v in m["per_class"].items():
         print(f"  {c:<10} precision {v['precision']:.3f}  recall {v['recall']:.3f}  f1 {v['f1']:.3f}  n={v['support']}")
     print(format_confusion(m["confusion_matrix"], m["classes"]))

@@ -20,7 +20,7 @@ from ..datasets.manifest import ClipRecord, read_manifest
 from ..errors import InputError
 from .checkpoints import find_checkpoint, load_checkpoint
 from .inference import predict_proba
-from .metrics import classification_metrics
+from .metrics import classification_metrics, clip_accuracy
 
 
 @torch.no_grad()
@@ -75,6 +75,7 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
     y_true = [classes.index(r.label) for r in records]
     y_pred = probs.argmax(1).tolist()
     metrics = classification_metrics(y_true, y_pred, classes)
+    metrics.update(clip_accuracy([r.id for r in records], y_true, y_pred))
     metrics.update(split=split, checkpoint=str(ckpt), subjects=len({r.subject for r in records}), tta_flip=flip)
     suffix = "" if split == "test" else f"-{split}"
     write_json_atomic(run_dir / f"metrics{suffix}.json", metrics)
