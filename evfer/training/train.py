@@ -9,7 +9,7 @@ Run directory::
     checkpoints/last.ckpt    for resuming: re-running the same command continues from here
     logs/metrics.csv         per-epoch train/val loss and accuracy (Lightning CSVLogger)
     curves.png               training curves
-    train_summary.json       best validation accuracy, epochs, time, throughput
+    train_summary.json       best validation accuracy, epochs, time, throughput, the precision and why
     pretrained.txt           what an ImageNet checkpoint contributed (when model.pretrained is set)
 
 A resumed run (``last.ckpt`` present, no ``--restart``) is checked against the config stored in
