@@ -89,6 +89,9 @@ def test_architecture_errors_are_one_line(tmp_path):
                                          r"2 input channels, 5 classes: .* fc\.weight: \(3, 8\) in the checkpoint, "
                                          r"\(5, 8\) in the model"):
         restore_model(ckpt, source="x.ckpt")
+    ckpt["hyper_parameters"]["architecture"]["num_classes"] = None
+    with pytest.raises(InputError, match=r"x\.ckpt: stored model architecture is invalid"):
+        restore_model(ckpt, source="x.ckpt")
     with pytest.raises(InputError, match="no evfer model architecture"):
         restore_model({"state_dict": net.state_dict()}, source="x.ckpt")
     path = tmp_path / "plain.ckpt"
