@@ -1,13 +1,19 @@
-"""Training-step and prediction speed of ResNet-50 + LSTM on this machine, fp32 vs bf16.
+"""Training-step and prediction speed of each backbone + LSTM on this machine, per precision.
 
-For the demo config (evfer/configs/demo.yaml) and the default config (evfer.config defaults):
+For the demo config (evfer/configs/demo.yaml) and the default config (evfer.config defaults), for
+each backbone (ResNet-18/50, MobileNetV2, ...) and each precision (``auto`` is resolved as training
+resolves it: bf16 only where the CPU computes it natively):
 - training: clips/s of a full step (forward, loss, backward, Adam) with batches served by the real
   data path (voxel cache memmap -> VoxelClipDataset -> augmentation -> DataLoader, as in training),
   and the share of the step time spent waiting for data (target < 10 %); a plain loop, so
   Lightning's own per-step overhead (logging, callbacks) is not included;
 - prediction: ms per clip (batch 1, eval mode).
 
+The header names torch's CPU capability (``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`` shows an
+AVX2-only machine) and what ``train.precision: auto`` picks here.
+
 Usage: python benchmarks/train_step.py [--steps N] [--configs demo,default]
+       [--backbones resnet18,resnet50,mobilenet_v2] [--precisions auto,fp32]
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import sys
 import tempfile
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -29,6 +36,7 @@ from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset
 from evfer.models import build_model
 from evfer.training.augment import ClipAugment
 from evfer.training.demo import demo_config
+from evfer.training.precision import cpu_bf16_instructions, cpu_capability, resolve_precision
 
 
 def _shape(cfg: Config) -> tuple[int, int, int, int, int]:
@@ -56,7 +64,11 @@ def make_cache(folder: Path, n: int, t: int, bins: int, h: int, w: int) -> Voxel
     return VoxelCache(folder)
 
 
-def bench_train(cfg: str, precision: str, steps: int, folder: Path) -> dict:
+def autocast(precision: str):
+    return (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else nullcontext
+
+
+def bench_train(cfg: str, backbone: str, precision: str, steps: int, folder: Path) -> dict:
     t, bins, h, w, batch = CONFIGS[cfg]
     n = batch * (steps + 2)
     cache = make_cache(folder, n, t, bins, h, w)
@@ -64,9 +76,9 @@ def bench_train(cfg: str, precision: str, steps: int, folder: Path) -> dict:
     ds = VoxelClipDataset(cache, records, CLASSES, ClipAugment(AugmentConfig()))
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=0)
     # channels_last in both precisions, so the fp32/bf16 ratio isolates the precision
-    model = build_model(ModelConfig(backbone="resnet50"), num_classes=6, in_channels=bins).to(memory_format=torch.channels_last)
+    model = build_model(ModelConfig(backbone=backbone), 6, bins).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else nullcontext
+    ctx = autocast(precision)
     model.train()
     data_s = step_s = 0.0
     it = iter(loader)
@@ -87,11 +99,11 @@ def bench_train(cfg: str, precision: str, steps: int, folder: Path) -> dict:
 
 
 @torch.no_grad()
-def bench_predict(cfg: str, precision: str, reps: int) -> float:
+def bench_predict(cfg: str, backbone: str, precision: str, reps: int) -> float:
     t, bins, h, w, _ = CONFIGS[cfg]
-    model = build_model(ModelConfig(backbone="resnet50"), num_classes=6, in_channels=bins).eval()
+    model = build_model(ModelConfig(backbone=backbone), 6, bins).eval()
     model = model.to(memory_format=torch.channels_last)
-    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else nullcontext
+    ctx = autocast(precision)
     x = torch.randn(1, t, bins, h, w)
     for _ in range(2):
         with ctx():
@@ -107,22 +119,31 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--configs", default="demo,default")
+    ap.add_argument("--backbones", default="resnet18,resnet50,mobilenet_v2")
+    ap.add_argument("--precisions", default="auto,fp32", help="auto, bf16, fp32 (auto resolved as in training)")
     args = ap.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, ResNet-50 + LSTM(512)")
-    print(f"{'config':<8} {'input (T,C,H,W) x B':<22} {'precision':<9} {'train clips/s':>13} {'data share':>10} "
-          f"{'predict ms/clip':>15}")
+    auto = resolve_precision("auto", "cpu")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability {cpu_capability()}, "
+          f"AVX512-BF16/AMX {'yes' if cpu_bf16_instructions() else 'no'}; precision auto -> {auto.name} ({auto.reason})")
+    precisions = []
+    for name in args.precisions.split(","):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # bf16 without native support: the slowdown is what is measured
+            resolved = resolve_precision(name, "cpu").name
+        if resolved not in precisions:
+            precisions.append(resolved)
+    print(f"{'config':<8} {'input (T,C,H,W) x B':<21} {'backbone':<13} {'precision':<9} {'train clips/s':>13} "
+          f"{'data share':>10} {'predict ms/clip':>15}")
     for cfg in args.configs.split(","):
         t, bins, h, w, batch = CONFIGS[cfg]
-        results = {}
-        for precision in ("fp32", "bf16"):
-            with tempfile.TemporaryDirectory() as tmp:
-                r = bench_train(cfg, precision, args.steps, Path(tmp))
-            ms = bench_predict(cfg, precision, reps=5)
-            results[precision] = r["clips_per_s"]
-            print(f"{cfg:<8} {f'({t},{bins},{h},{w}) x {batch}':<22} {precision:<9} {r['clips_per_s']:>13.1f} "
-                  f"{r['data_share']:>9.1%} {ms:>15.1f}")
-        print(f"{'':<8} bf16 / fp32 training speed: {results['bf16'] / results['fp32']:.2f}x  "
-              f"(data share target < 10 %)")
+        for backbone in args.backbones.split(","):
+            for precision in precisions:
+                with tempfile.TemporaryDirectory() as tmp:
+                    r = bench_train(cfg, backbone, precision, args.steps, Path(tmp))
+                ms = bench_predict(cfg, backbone, precision, reps=5)
+                print(f"{cfg:<8} {f'({t},{bins},{h},{w}) x {batch}':<21} {backbone:<13} {precision:<9} "
+                      f"{r['clips_per_s']:>13.1f} {r['data_share']:>9.1%} {ms:>15.1f}", flush=True)
+    print("data share target < 10 %")
     return 0
 
 

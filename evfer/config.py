@@ -192,12 +192,13 @@ class AugmentConfig:
 @dataclass
 class TrainConfig:
     lr: float = 1e-4
-    scheduler: Literal["none", "cosine"] = "none"  # cosine: anneal lr to 0 over train.epochs
+    scheduler: Literal["none", "cosine"] = "none"  # cosine: anneal lr to 0 over train.epochs (after warm-up)
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 50
     patience: int = 10  # early stopping on validation accuracy
-    precision: Literal["bf16", "fp32"] = "bf16"
+    # auto: bf16 where the hardware computes it natively (CUDA with bf16; CPU with AVX512-BF16/AMX), else fp32
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
     channels_last: bool = True
     accelerator: str = "auto"
     devices: Union[int, str] = "auto"
@@ -208,6 +209,14 @@ class TrainConfig:
     val_every: int = 1
     limit_batches: float | None = None  # fraction/number of batches per epoch (smoke tests)
     deterministic: bool = False
+    # --- fine-tuning recipe (defaults: off)
+    backbone_lr: float | None = None  # learning rate of the backbone; null = train.lr (the LSTM head keeps train.lr)
+    warmup_epochs: int = 0  # linear warm-up from lr/(w+1) to lr over the first w epochs
+    label_smoothing: float = 0.0  # of the training loss (validation loss stays plain cross-entropy)
+    mixup: float = 0.0  # mixup alpha: mix clip pairs with weight ~ Beta(alpha, alpha); 0 disables
+    bn: Literal["train", "frozen"] = "train"  # frozen: backbone BatchNorms keep their statistics and affine weights
+    ema_decay: float = 0.0  # exponential moving average of the weights per step (validated, saved); 0 disables
+    tta_flip: bool = False  # evaluate/predict: average the probabilities of each clip and its mirror image
 
     def validate(self, path: str, given: set[str]) -> None:
         _need(path, "lr", self.lr > 0, "a positive learning rate")
@@ -218,6 +227,11 @@ class TrainConfig:
         _need(path, "num_workers", self.num_workers >= 0, ">= 0")
         _need(path, "val_every", self.val_every >= 1, "at least 1")
         _need(path, "num_nodes", self.num_nodes >= 1, "at least 1")
+        _need(path, "backbone_lr", self.backbone_lr is None or self.backbone_lr >= 0, "null or >= 0 (0 freezes it)")
+        _need(path, "warmup_epochs", 0 <= self.warmup_epochs < self.epochs, "in [0, train.epochs)")
+        _need(path, "label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)")
+        _need(path, "mixup", self.mixup >= 0, ">= 0 (0 disables)")
+        _need(path, "ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0 disables)")
 
 
 @dataclass

@@ -42,7 +42,7 @@ def test_round_trip_through_yaml(tmp_path):
     [
         ("train.epoch=3", r"train\.epoch: unknown config key; did you mean 'epochs'\?"),
         ("train.epochs=three", r"train\.epochs: expected an integer, got str 'three'"),
-        ("train.precision=fp16", r"train\.precision: 'fp16' is not a valid choice \(valid: bf16, fp32\)"),
+        ("train.precision=fp16", r"train\.precision: 'fp16' is not a valid choice \(valid: auto, bf16, fp32\)"),
         ("train.augment.flip=1", r"train\.augment\.flip: expected true or false"),
         ("bogus=1", r"bogus: unknown config key"),
         ("voxel.bins=0", r"voxel\.bins/windows: must be >= 1"),

@@ -1,7 +1,7 @@
 """The package reads as the pipeline: every import in evfer/ (module-level or inside functions) is
 read from the source and checked against the layers
 
-    core (events, io, voxel, errors, atomic, fingerprint, jobs, filters, render, testing)
+    core (events, io, voxel, errors, atomic, fingerprint, jobs, jit, filters, render, testing)
       <- emulator <- datasets <- training <- cli,   models <- training,   config used by the stages
 
 so that adding a stage's code never drags a later stage in."""
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "evfer"
-CORE = {"events", "io", "voxel", "errors", "atomic", "fingerprint", "jobs", "filters", "render", "testing"}
+CORE = {"events", "io", "voxel", "errors", "atomic", "fingerprint", "jobs", "jit", "filters", "render", "testing"}
 STAGES = ("config", "emulator", "datasets", "models", "training", "cli")
 
 

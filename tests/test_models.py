@@ -244,7 +244,7 @@ def test_build_model_and_config_errors():
         check_model_config(ModelConfig(backbone="resnet18", pretrained="imagenet1k_v2"))
     with pytest.raises(ValueError, match=r"num_classes >= 2"):
         recognizer(1)
-    assert sorted(BACKBONES) == sorted(["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"])
+    assert sorted(BACKBONES) == sorted(["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "mobilenet_v2"])
 
 
 # --- pretrained adaptation --------------------------------------------------------------------------

@@ -141,6 +141,7 @@ def npz_file(tmp_path):
 def test_cli_render_png_and_gif(npz_file, tmp_path, capsys):
     path, ev = npz_file
     out = tmp_path / "out" / "r.png"
+    out.parent.mkdir()  # render writes into an existing folder (it never makes folders anywhere)
     assert main(["render", str(path), "-o", str(out), "--bins", "4", "--window", "1.1s:1200ms", "--gif",
                  "--frames", "5"]) == 0
     n = int(((ev.t >= 1_100_000) & (ev.t <= 1_200_000)).sum())  # both ends inclusive

@@ -108,3 +108,39 @@ def test_resume_rules(tmp_path):
     with pytest.raises(EvferError, match=r"train\.epochs: 5 -> 9 \(with train\.scheduler=cosine\)"):
         check_resumable(absolute_paths(cosine), load_config(None, ["data.out=d", "train.epochs=9", "train.scheduler=cosine"]),
                         tmp_path)
+
+
+def test_wilson_interval_against_published_values():
+    from evfer.training.metrics import accuracy_summary, wilson_interval
+
+    # Wilson 95 % intervals (Newcombe 1998, Table I): 8/10 -> 0.4902-0.9433, 0/10 -> 0-0.2775
+    assert wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    lo, hi = wilson_interval(10, 10)
+    assert hi == 1.0 and lo == pytest.approx(0.7225, abs=1e-4)
+    assert accuracy_summary(8, 10) == {"n": 10, "correct": 8, "accuracy": 0.8, "accuracy_ci95": [0.4902, 0.9433]}
+
+
+def test_expression_accuracy_leaves_out_onset_neutral_clips():
+    from evfer.training.metrics import clip_accuracy
+
+    ids = ["ck-S1_001", "ck-S1_001-onset", "ck-S2_004", "ck-S2_004-onset", "ck-S3_002"]
+    y_true = [0, 5, 1, 5, 2]
+    y_pred = [0, 5, 2, 5, 2]  # the onset-neutral clips are easy: both right
+    m = clip_accuracy(ids, y_true, y_pred)
+    assert m["correct"] == 4 and m["expressions_only"]["n"] == 3 and m["expressions_only"]["correct"] == 2
+    assert m["expressions_only"]["accuracy"] == pytest.approx(2 / 3)
+    assert "expressions_only" not in clip_accuracy(["a", "b"], [0, 1], [0, 0])
+
+
+def test_cv_pools_counts_over_folds():
+    from evfer.training.cv import pooled_accuracy
+    from evfer.training.metrics import wilson_interval
+
+    folds = [{"n": 6, "confusion_matrix": [[3, 1], [0, 2]], "expressions_only": {"n": 4, "correct": 3}},
+             {"n": 4, "confusion_matrix": [[1, 1], [0, 2]], "expressions_only": {"n": 3, "correct": 1}}]
+    p = pooled_accuracy(folds)
+    assert (p["n"], p["correct"]) == (10, 8) and p["accuracy_ci95"] == pytest.approx(wilson_interval(8, 10), abs=1e-4)
+    assert p["expressions_only"]["n"] == 7 and p["expressions_only"]["correct"] == 4
+    del folds[1]["expressions_only"]  # e.g. a fold evaluated by an older evfer
+    assert "expressions_only" not in pooled_accuracy(folds)

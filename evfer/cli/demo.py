@@ -26,7 +26,8 @@ def run(args) -> int:
     rep, m, out = r["report"], r["metrics"], r["out"]
     print()
     print("evfer demo — synthetic faces, ResNet-50 + LSTM, identity-disjoint test set")
-    print(f"  test accuracy  {rep['test_accuracy']:.3f}  (macro-F1 {rep['test_macro_f1']:.3f}; "
+    lo, hi = rep["test_accuracy_ci95"]
+    print(f"  test accuracy  {rep['test_accuracy']:.3f}  (95% CI {lo:.3f}-{hi:.3f}; macro-F1 {rep['test_macro_f1']:.3f}; "
           f"{rep['test_clips']} clips from {rep['test_identities']} unseen identities)")
     print(f"  validation accuracy of the selected checkpoint {rep['best_val_acc']:.3f} after {rep['epochs']} epochs")
     print(f"  time {rep['seconds_total'] / 60:.1f} min; target >= {rep['target_accuracy']:.0%}: "

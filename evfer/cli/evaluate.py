@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 ORDER = 55
 
 
@@ -15,6 +17,8 @@ def register(sub) -> None:
     p.add_argument("run_dir", help="run directory written by `evfer train`")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--checkpoint", help="a specific checkpoint instead of checkpoints/best.ckpt")
+    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="average each clip's probabilities with its mirror image's (default: the run's train.tta_flip)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=run)
 
@@ -23,14 +27,16 @@ def run(args) -> int:
     import json
 
     from ..training.evaluate import evaluate
-    from ..training.metrics import format_confusion
+    from ..training.metrics import format_accuracy, format_confusion
 
-    m = evaluate(args.run_dir, args.split, args.checkpoint)
+    m = evaluate(args.run_dir, args.split, args.checkpoint, tta_flip=args.tta_flip)
     if args.json:
         print(json.dumps(m, indent=2))
         return 0
     print(f"{args.split}: {m['n']} clips from {m['subjects']} subjects")
-    print(f"accuracy {m['accuracy']:.3f}   macro-F1 {m['macro_f1']:.3f}")
+    print(f"accuracy {format_accuracy(m)}   macro-F1 {m['macro_f1']:.3f}" + ("   (flip TTA)" if m["tta_flip"] else ""))
+    if "expressions_only" in m:
+        print(f"expression clips only (onset-neutral clips left out): accuracy {format_accuracy(m['expressions_only'])}")
     for c, v in m["per_class"].items():
         print(f"  {c:<10} precision {v['precision']:.3f}  recall {v['recall']:.3f}  f1 {v['f1']:.3f}  n={v['support']}")
     print(format_confusion(m["confusion_matrix"], m["classes"]))

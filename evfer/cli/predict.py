@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 ORDER = 60
 
 
@@ -16,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print one JSON document with all predictions")
     p.add_argument("--box", help="face box for event recordings: auto, none or x,y,w,h (sensor pixels)")
+    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="average each clip's probabilities with its mirror image's (default: the run's train.tta_flip)")
     p.set_defaults(func=run)
 
 
@@ -31,6 +35,8 @@ def run(args) -> int:
     if ckpt.is_dir():
         ckpt = find_checkpoint(ckpt)
     model, classes, cfg = load_checkpoint(ckpt)
+    if args.tta_flip is not None:
+        cfg.train.tta_flip = args.tta_flip
     results, failed = [], 0
     for f in args.files:
         try:

@@ -32,6 +32,7 @@ def run(args) -> int:
     result = train(cfg, run_dir, restart=args.restart, progress=not args.quiet)
     acc = result.best_val_acc
     print(f"run: {result.run_dir}")
+    print(f"precision: {result.summary['precision']} ({result.summary['precision_reason']})")
     print(f"best checkpoint: {result.best_checkpoint} (validation accuracy {acc:.3f})" if acc is not None
           else f"checkpoint: {result.best_checkpoint}")
     print(f"next: evfer evaluate {result.run_dir}")

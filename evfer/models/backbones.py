@@ -12,7 +12,7 @@ from functools import lru_cache
 import torch
 
 from ..errors import ConfigError
-from . import resnet
+from . import mobilenet, resnet
 from .spec import Backbone
 
 BACKBONES: dict[str, Backbone] = {
@@ -21,6 +21,7 @@ BACKBONES: dict[str, Backbone] = {
     "resnet50": resnet.spec("resnet50"),
     "resnet101": resnet.spec("resnet101"),
     "resnet152": resnet.spec("resnet152"),
+    "mobilenet_v2": mobilenet.SPEC,
 }
 
 

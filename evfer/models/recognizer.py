@@ -81,7 +81,7 @@ class Recognizer(nn.Module):
         try:
             num_classes, in_channels = int(values.pop("num_classes")), int(values.pop("in_channels"))
             return cls(from_dict(ModelConfig, values, "model."), num_classes, in_channels)
-        except (KeyError, ValueError, ConfigError) as exc:
+        except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise InputError(source, f"stored model architecture is invalid: {exc}") from None
 
     def describe(self) -> str:

@@ -4,7 +4,9 @@ Fold k: the subjects of fold k are the test set; an inner validation set of subj
 of the remaining subjects for model selection (early stopping, best checkpoint); the rest trains.
 Every fold is a full run directory (``fold-<k>/``, resumable: a fold with ``metrics.json`` is not
 re-run). ``cv.json`` collects per-fold metrics, ``accuracy_mean``/``accuracy_std`` (over folds,
-population std), macro-F1 likewise, and the confusion matrix pooled over folds.
+population std), macro-F1 likewise, and the metrics pooled over folds (every clip is tested exactly
+once): confusion matrix, accuracy with its 95 % Wilson interval over clips and, when neutral clips
+come from onset frames, the accuracy on the expression clips alone (``pooled.expressions_only``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from ..atomic import write_json_atomic
 from ..config import Config
-from .metrics import classification_metrics
+from .metrics import accuracy_summary, classification_metrics
 
 
 def cross_validate(cfg: Config, folds: int, out: str | Path, *, progress: bool = True) -> dict:
@@ -57,12 +59,26 @@ def cross_validate(cfg: Config, folds: int, out: str | Path, *, progress: bool =
         "accuracy_std": float(acc.std()),
         "macro_f1_mean": float(f1.mean()),
         "macro_f1_std": float(f1.std()),
-        "pooled": {k: pooled_metrics[k] for k in ("accuracy", "macro_f1", "per_class", "confusion_matrix")},
-        "per_fold": [{"fold": k, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"],
-                      "subjects": m.get("subjects"), "per_class": m["per_class"],
-                      "confusion_matrix": m["confusion_matrix"]} for k, m in enumerate(per_fold)],
+        "pooled": {**{k: pooled_metrics[k] for k in ("accuracy", "macro_f1", "per_class", "confusion_matrix")},
+                   **pooled_accuracy(per_fold)},
+        "per_fold": [{"fold": k, "accuracy": m["accuracy"], "accuracy_ci95": m.get("accuracy_ci95"),
+                      "macro_f1": m["macro_f1"], "n": m["n"], "subjects": m.get("subjects"),
+                      "per_class": m["per_class"], "confusion_matrix": m["confusion_matrix"]}
+                     for k, m in enumerate(per_fold)],
     }
     write_json_atomic(out / "cv.json", result)
     plot_confusion(pooled.tolist(), classes, out / "confusion.png",
                    title=f"{folds}-fold CV: accuracy {acc.mean():.3f} ± {acc.std():.3f}")
     return result
+
+
+def pooled_accuracy(per_fold: list[dict]) -> dict:
+    """Accuracy over all folds' test clips with its Wilson interval (``n``, ``correct``, ``accuracy_ci95``),
+    and ``expressions_only`` likewise when every fold's metrics have it."""
+    correct = sum(int(np.trace(np.asarray(m["confusion_matrix"]))) for m in per_fold)
+    out = accuracy_summary(correct, sum(m["n"] for m in per_fold))
+    del out["accuracy"]  # equal to the pooled confusion matrix's
+    if all("expressions_only" in m for m in per_fold):
+        parts = [m["expressions_only"] for m in per_fold]
+        out["expressions_only"] = accuracy_summary(sum(p["correct"] for p in parts), sum(p["n"] for p in parts))
+    return out

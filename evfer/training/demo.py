@@ -44,6 +44,7 @@ def run_demo(out: str | Path = "runs/demo", overrides: list[str] | tuple[str, ..
     total = time.time() - t0
     report = {
         "test_accuracy": metrics["accuracy"],
+        "test_accuracy_ci95": metrics["accuracy_ci95"],
         "test_macro_f1": metrics["macro_f1"],
         "test_clips": metrics["n"],
         "test_identities": metrics["subjects"],

@@ -19,14 +19,14 @@ from ..config import Config
 from ..datasets.manifest import ClipRecord, read_manifest
 from ..errors import InputError
 from .checkpoints import find_checkpoint, load_checkpoint
-from .metrics import classification_metrics
-from .precision import autocast_for
+from .inference import predict_proba
+from .metrics import classification_metrics, clip_accuracy
 
 
 @torch.no_grad()
 def predict_clips(model, cache, records: list[ClipRecord], classes: list[str], cfg: Config,
-                  device: torch.device | None = None, batch_size: int = 16) -> np.ndarray:
-    """Class probabilities (N, K) for ``records`` from the voxel cache."""
+                  device: torch.device | None = None, batch_size: int = 16, tta_flip: bool | None = None) -> np.ndarray:
+    """Class probabilities (N, K) for ``records`` from the voxel cache (see :func:`.inference.predict_proba`)."""
     from ..datasets.voxel_cache import VoxelClipDataset
 
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -37,13 +37,16 @@ def predict_clips(model, cache, records: list[ClipRecord], classes: list[str], c
     out = []
     for i in range(0, len(ds), batch_size):
         x = torch.stack([ds[j][0] for j in range(i, min(i + batch_size, len(ds)))]).to(device)
-        with autocast_for(cfg, device):
-            out.append(model.predict_proba(x).float().cpu())
+        out.append(predict_proba(model, x, cfg, tta_flip=tta_flip))
     return torch.cat(out).numpy() if out else np.zeros((0, len(classes)), np.float32)
 
 
-def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | None = None) -> dict:
-    """Evaluate a run's best model on ``split``; writes metrics, confusion plot and predictions."""
+def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | None = None,
+             tta_flip: bool | None = None) -> dict:
+    """Evaluate a run's best model on ``split``; writes metrics, confusion plot and predictions.
+
+    ``tta_flip``: flip test-time averaging, default the run's ``train.tta_flip``.
+    """
     from ..datasets.voxel_cache import VoxelCache, build_voxel_cache, cache_name
     from .plots import plot_confusion
 
@@ -67,11 +70,13 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
                              "events of the evaluated clips are missing; run `evfer prepare` with the run's config") from None
         cache = VoxelCache(build_voxel_cache(Path(cfg.data.out), records, cfg.voxel, progress=False))
 
-    probs = predict_clips(model, cache, records, classes, cfg)
+    flip = cfg.train.tta_flip if tta_flip is None else tta_flip
+    probs = predict_clips(model, cache, records, classes, cfg, tta_flip=flip)
     y_true = [classes.index(r.label) for r in records]
     y_pred = probs.argmax(1).tolist()
     metrics = classification_metrics(y_true, y_pred, classes)
-    metrics.update(split=split, checkpoint=str(ckpt), subjects=len({r.subject for r in records}))
+    metrics.update(clip_accuracy([r.id for r in records], y_true, y_pred))
+    metrics.update(split=split, checkpoint=str(ckpt), subjects=len({r.subject for r in records}), tta_flip=flip)
     suffix = "" if split == "test" else f"-{split}"
     write_json_atomic(run_dir / f"metrics{suffix}.json", metrics)
     plot_confusion(metrics["confusion_matrix"], classes, run_dir / f"confusion{suffix}.png",

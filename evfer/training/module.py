@@ -13,10 +13,11 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..models import Recognizer
-from .optim import OptimizerFactory, SchedulerFactory
+from .optim import OptimizerFactory, SchedulerFactory, param_groups
 
 
 class RecognizerModule(L.LightningModule):
@@ -29,6 +30,12 @@ class RecognizerModule(L.LightningModule):
         classes: class names in logit order.
         config: the run's resolved config as a plain dict (:func:`evfer.config.to_dict`).
         class_weights: per-class loss weights (K,), or None.
+        backbone_lr: learning rate of ``net.backbone`` (its own param group); None = the optimiser's.
+        label_smoothing: of the training loss (the validation loss is plain cross-entropy).
+        mixup: alpha of mixup (training batches): x = λ·x_i + (1-λ)·x_j, loss mixed alike,
+            λ ~ Beta(alpha, alpha) drawn from torch's seeded RNG; 0 = off.
+        bn: "frozen": the backbone's BatchNorm layers stay in eval mode (running statistics kept, e.g.
+            ImageNet's) and their affine weights are not trained; "train": usual BatchNorm.
     """
 
     def __init__(
@@ -40,6 +47,10 @@ class RecognizerModule(L.LightningModule):
         classes: list[str],
         config: dict[str, Any],
         class_weights: list[float] | None = None,
+        backbone_lr: float | None = None,
+        label_smoothing: float = 0.0,
+        mixup: float = 0.0,
+        bn: str = "train",
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
@@ -47,33 +58,56 @@ class RecognizerModule(L.LightningModule):
         self.net = net
         self.make_optimizer = optimizer
         self.make_scheduler = scheduler
+        self.frozen_bn = [m for m in net.backbone.modules() if isinstance(m, _BatchNorm)] if bn == "frozen" else []
+        for m in self.frozen_bn:
+            m.requires_grad_(False)
         k = len(classes)
         self.train_acc = MulticlassAccuracy(k, average="micro")
         self.val_acc = MulticlassAccuracy(k, average="micro")
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
 
+    def train(self, mode: bool = True):
+        """nn.Module.train, keeping frozen BatchNorms in eval mode."""
+        super().train(mode)
+        for m in self.frozen_bn:
+            m.eval()
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _step(self, batch, metric, stage: str) -> torch.Tensor:
-        x, y = batch
-        logits = self(x)
-        loss = F.cross_entropy(logits.float(), y, weight=self.class_weights)
-        metric(logits.detach(), y)
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
-                 batch_size=len(y))
-        self.log(f"{stage}_acc", metric, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
-        return loss
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor, smoothing: float) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), y, weight=self.class_weights, label_smoothing=smoothing)
+
+    def _log(self, stage: str, loss: torch.Tensor, metric, n: int) -> None:
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=n)
+        self.log(f"{stage}_acc", metric, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, self.train_acc, "train")
+        x, y = batch
+        smoothing = self.hparams.label_smoothing
+        if self.hparams.mixup > 0:
+            lam = float(torch.distributions.Beta(self.hparams.mixup, self.hparams.mixup).sample())
+            perm = torch.randperm(len(y)).to(y.device)
+            logits = self(lam * x + (1 - lam) * x[perm])
+            loss = lam * self._loss(logits, y, smoothing) + (1 - lam) * self._loss(logits, y[perm], smoothing)
+            y = y if lam >= 0.5 else y[perm]  # accuracy against the dominant clip's label
+        else:
+            logits = self(x)
+            loss = self._loss(logits, y, smoothing)
+        self.train_acc(logits.detach(), y)
+        self._log("train", loss, self.train_acc, len(y))
+        return loss
 
     def validation_step(self, batch, batch_idx):
-        self._step(batch, self.val_acc, "val")
+        x, y = batch
+        logits = self(x)
+        self.val_acc(logits, y)
+        self._log("val", self._loss(logits, y, 0.0), self.val_acc, len(y))
 
     def configure_optimizers(self):
-        opt = self.make_optimizer(self.parameters())
+        opt = self.make_optimizer(param_groups(self.net, self.hparams.backbone_lr))
         if self.make_scheduler is None:
             return opt
         return {"optimizer": opt, "lr_scheduler": {"scheduler": self.make_scheduler(opt), "interval": "epoch"}}

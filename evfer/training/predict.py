@@ -33,7 +33,7 @@ def predict_file(model, classes: list[str], cfg: Config, path: str | Path, box: 
                  device: torch.device | None = None) -> dict:
     """Prediction for one file: label, probabilities, per-window timeline (µs on the file's clock)."""
     from ..datasets.voxel_cache import clip_planes
-    from .precision import autocast_for
+    from .inference import predict_proba
 
     device = device or next(model.parameters()).device
     clip = file_clip(path, cfg, box)
@@ -42,8 +42,7 @@ def predict_file(model, classes: list[str], cfg: Config, path: str | Path, box: 
         raise InputError(path, "no events (a static video or an empty recording): nothing to classify")
     planes = clip_planes(clip, cfg.voxel)
     x = torch.from_numpy(np.ascontiguousarray(planes, dtype=np.float32))[None].to(device)
-    with autocast_for(cfg, device):
-        timeline = model.predict_proba(x, timeline=True)[0].float().cpu().numpy()
+    timeline = predict_proba(model, x, cfg, timeline=True)[0].numpy()
     span = clip.span_us
     edges = np.linspace(span[0], span[1], cfg.voxel.windows + 1)
     final = timeline[-1]

@@ -9,7 +9,7 @@ Run directory::
     checkpoints/last.ckpt    for resuming: re-running the same command continues from here
     logs/metrics.csv         per-epoch train/val loss and accuracy (Lightning CSVLogger)
     curves.png               training curves
-    train_summary.json       best validation accuracy, epochs, time, throughput
+    train_summary.json       best validation accuracy, epochs, time, throughput, the precision and why
     pretrained.txt           what an ImageNet checkpoint contributed (when model.pretrained is set)
 
 A resumed run (``last.ckpt`` present, no ``--restart``) is checked against the config stored in
@@ -31,7 +31,7 @@ from ..datasets.kinds import absolute_paths
 from ..datasets.manifest import ClipRecord, read_manifest, write_manifest
 from ..errors import EvferError
 from ..fingerprint import fingerprint
-from .precision import LIGHTNING_PRECISION
+from .precision import Precision, device_type, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _rank() -> int:
 
 #: train options that may differ when a run is resumed (they do not change what the model learns from)
 RESUMABLE_CHANGES = {"epochs", "patience", "num_workers", "devices", "accelerator", "strategy", "num_nodes",
-                     "val_every", "limit_batches"}
+                     "val_every", "limit_batches", "precision", "tta_flip"}
 
 
 def _config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -164,19 +164,69 @@ def input_channels(cfg: Config) -> int:
     return cfg.voxel.bins
 
 
-def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: bool = True) -> TrainResult:
-    """Train per ``cfg`` into ``run_dir`` (resuming from ``last.ckpt`` unless ``restart``)."""
-    import lightning as L
+def make_module(cfg: Config, classes: list[str], class_weights: list[float] | None, *, resume: bool,
+                run_dir: Path):
+    """The RecognizerModule of a run: the network (ImageNet / checkpoint weights unless resuming, where
+    last.ckpt provides them), the optimiser and schedule factories and the fine-tuning options."""
     import torch
+
+    from ..models import Recognizer, build_model
+    from .module import RecognizerModule
+    from .optim import optimizer_factory, scheduler_factory
+
+    net = (Recognizer if resume else build_model)(cfg.model, len(classes), input_channels(cfg))
+    if net.pretrained_report is not None and _rank() == 0:
+        write_text_atomic(run_dir / "pretrained.txt", net.pretrained_report.summary() + "\n")
+    if cfg.train.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    t = cfg.train
+    return RecognizerModule(net, optimizer_factory(t), scheduler_factory(t), classes=classes, config=to_dict(cfg),
+                            class_weights=class_weights, backbone_lr=t.backbone_lr,
+                            label_smoothing=t.label_smoothing, mixup=t.mixup, bn=t.bn)
+
+
+def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: bool):
+    """(Lightning Trainer, its ModelCheckpoint, its EarlyStopping) for ``cfg.train``."""
+    import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
+    from .ema import WeightEMA
+
+    t = cfg.train
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_acc", mode="max",
+                                 save_last=True, auto_insert_metric_name=False, enable_version_counter=False)
+    early = EarlyStopping(monitor="val_acc", mode="max", patience=t.patience)
+    ema = [WeightEMA(t.ema_decay)] if t.ema_decay > 0 else []
+    trainer = L.Trainer(
+        max_epochs=t.epochs,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=precision.lightning,
+        callbacks=[*ema, checkpoint, early],
+        logger=CSVLogger(run_dir, name="logs", version=""),
+        default_root_dir=run_dir,
+        deterministic=t.deterministic,
+        check_val_every_n_epoch=t.val_every,
+        limit_train_batches=t.limit_batches,
+        limit_val_batches=t.limit_batches,
+        log_every_n_steps=1,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+    )
+    return trainer, checkpoint, early
+
+
+def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: bool = True) -> TrainResult:
+    """Train per ``cfg`` into ``run_dir`` (resuming from ``last.ckpt`` unless ``restart``)."""
+    import lightning as L
+
     from ..datasets.balance import class_weights
-    from ..models import Recognizer, build_model, check_model_config
+    from ..models import check_model_config
     from .checkpoints import read_config
     from .data import VoxelDataModule
-    from .module import RecognizerModule
-    from .optim import optimizer_factory, scheduler_factory
 
     check_model_config(cfg.model)
     run_dir = Path(run_dir)
@@ -187,6 +237,8 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
     resume = last.exists() and not restart
     if resume:
         check_resumable(read_config(last), cfg, run_dir)
+    precision = resolve_precision(cfg.train.precision, device_type(cfg.train.accelerator))
+    log.info("precision %s: %s", precision.name, precision.reason)
     records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
     # seeded after preparing, so the initial weights do not depend on whether the data was cached;
     # rank-specific: each DDP process draws its own augmentations (DDP broadcasts rank 0's weights)
@@ -198,37 +250,8 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
                          "add subjects or change data.split.fractions")
 
     weights = class_weights(records, tuple(classes)) if cfg.data.balance.method == "class_weights" else None
-    # resuming: the weights come from last.ckpt, the pretrained checkpoint is not read again
-    net = (Recognizer if resume else build_model)(cfg.model, len(classes), input_channels(cfg))
-    if net.pretrained_report is not None and _rank() == 0:
-        write_text_atomic(run_dir / "pretrained.txt", net.pretrained_report.summary() + "\n")
-    if cfg.train.channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    module = RecognizerModule(net, optimizer_factory(cfg.train), scheduler_factory(cfg.train), classes=classes,
-                              config=to_dict(cfg), class_weights=weights)
-
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_acc", mode="max",
-                                 save_last=True, auto_insert_metric_name=False, enable_version_counter=False)
-    early = EarlyStopping(monitor="val_acc", mode="max", patience=cfg.train.patience)
-    t = cfg.train
-    trainer = L.Trainer(
-        max_epochs=t.epochs,
-        accelerator=t.accelerator,
-        devices=t.devices,
-        num_nodes=t.num_nodes,
-        strategy=t.strategy,
-        precision=LIGHTNING_PRECISION[t.precision],
-        callbacks=[checkpoint, early],
-        logger=CSVLogger(run_dir, name="logs", version=""),
-        default_root_dir=run_dir,
-        deterministic=t.deterministic,
-        check_val_every_n_epoch=t.val_every,
-        limit_train_batches=t.limit_batches,
-        limit_val_batches=t.limit_batches,
-        log_every_n_steps=1,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-    )
+    module = make_module(cfg, classes, weights, resume=resume, run_dir=run_dir)
+    trainer, checkpoint, early = make_trainer(cfg, run_dir, precision, progress)
     data = VoxelDataModule(cfg, voxel_dir, records, classes)
     metrics_csv = run_dir / "logs" / "metrics.csv"
     if resume and metrics_csv.exists() and _rank() == 0:  # the logger would overwrite earlier epochs
@@ -253,7 +276,8 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
         "train_draws_per_epoch": n_train,
         "val_clips": n_val,
         "classes": classes,
-        "precision": LIGHTNING_PRECISION[t.precision],
+        "precision": precision.lightning,
+        "precision_reason": precision.reason,
         "world_size": trainer.world_size,
     }
     if trainer.is_global_zero:
