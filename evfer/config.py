@@ -186,7 +186,12 @@ class AugmentConfig:
     flip: bool = True  # horizontal flip (faces are near-symmetric)
     translate: float = 0.05  # max shift, fraction of the size; 0 disables
     scale: float = 0.05  # max zoom in/out, fraction; 0 disables
-    jitter: float = 0.1  # event-count jitter: multiply each clip by U(1-j, 1+j); 0 disables
+    jitter: float = 0.1  # event-count jitter: a clip keeps a fraction U(1-j, 1) of its non-zero voxels; 0 disables
+
+    def validate(self, path: str, given: set[str]) -> None:
+        _need(path, "translate", 0 <= self.translate <= 0.5, "a fraction in [0, 0.5] (0 disables)")
+        _need(path, "scale", 0 <= self.scale < 1, "a fraction in [0, 1) (0 disables)")
+        _need(path, "jitter", 0 <= self.jitter < 1, "a fraction in [0, 1) (0 disables)")
 
 
 @dataclass

@@ -76,6 +76,10 @@ def test_source_options_are_checked_per_kind():
 
 
 @pytest.mark.parametrize("override, message", [
+    ("train.augment.translate=-0.1", r"train\.augment\.translate: must be a fraction in \[0, 0\.5\]"),
+    ("train.augment.jitter=1.5", r"train\.augment\.jitter: must be a fraction in \[0, 1\)"),
+    ("data.workers=0", r"data\.workers: must be at least 1"),
+    ("voxel.size=[4, 4]", r"voxel\.size: need \[W, H\] of at least 8"),
     ("data.denoise.radius=0", r"data\.denoise\.radius: must be at least 1 pixel"),
     ("data.denoise.window_us=-5", r"data\.denoise\.window_us: must be >= 0"),
 ])

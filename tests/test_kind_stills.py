@@ -165,7 +165,7 @@ def test_folder_layout_listing_and_what_is_skipped(tmp_path):
     scan = make_source(source_config("stills", tmp_path)).scan(progress=False)
     got = {(s.id, s.original_label, len(s.paths)) for s in scan.specs}
     assert ("stills-a-happy", "happiness", 2) in got and ("stills-b-Surprised", "surprise", 2) in got
-    assert ("stills-a-neutral", "neutral", 1) in got and ("stills-a-wink", "wink", 2) in got  # prepare drops wink
+    assert ("stills-a-onset", "neutral", 1) in got and ("stills-a-wink", "wink", 2) in got  # prepare drops wink
     assert len(got) == 7 and [k.reason for k in scan.skipped] == ["no neutral image (neutral or normal.png)"]
     off = make_source(source_config("stills", tmp_path, neutral_clips=False)).scan(progress=False)
     assert not [s for s in off.specs if s.original_label == "neutral"]
@@ -207,7 +207,7 @@ def test_csv_layout(tmp_path):
         "p2,img/a/Surprised.png,,img/a/neutral.png\n"
     )
     scan = make_source(source_config("stills", tmp_path, csv="pairs.csv")).scan(progress=False)
-    assert sorted(s.id for s in scan.specs) == ["stills-p1-happy", "stills-p1-neutral"]
+    assert sorted(s.id for s in scan.specs) == ["stills-p1-happy", "stills-p1-onset"]
     reasons = sorted(k.reason for k in scan.skipped)
     assert reasons[0] == "empty label" and "no such image" in reasons[1]
 

@@ -12,8 +12,9 @@ Each (neutral, expression) pair of a subject becomes an onset-to-apex sequence o
 (:mod:`evfer.datasets.morph`: the expression image registered to the neutral one and
 brightness-matched, then morphed along the optical flow with the ``timing`` curve, with a small
 seeded head motion), then the frame-clip path of CK+ (face crop, resize, blur, emulator). With
-``neutral_clips`` (default on) each subject also gives a neutral clip: its neutral image with the
-same kind of head motion (a still image alone makes no events). A pair that cannot be aligned
+``neutral_clips`` (default on) each subject also gives a neutral clip (id ``...-onset``, like CK+'s
+onset clips): its neutral image with the same kind of head motion (a still image alone makes no
+events). A pair that cannot be aligned
 (ECC fails, or its correlation on the face is below ``min_correlation``) is skipped with the reason;
 each clip's alignment (correlation, residual in DN) is stored with its events and summarised by
 ``prepare``.
@@ -89,8 +90,9 @@ class Stills(FrameSource):
         if self.options.neutral_clips:
             for subject, neutral in neutrals:
                 base = f"{self.source_name}-{subject}".translate(_UNSAFE)
-                suffix = "" if sum(s == subject for s, _ in neutrals) == 1 else f"-{Path(neutral).stem}"
-                specs.append(ClipSpec(f"{base}-neutral{suffix}", self.source_name, subject, "neutral", [neutral]))
+                stem = "" if sum(s == subject for s, _ in neutrals) == 1 else f"-{Path(neutral).stem}"
+                # "-onset": the neutral start of the subject's sequences (reports keep it apart from expressions)
+                specs.append(ClipSpec(f"{base}{stem}-onset", self.source_name, subject, "neutral", [neutral]))
         specs.sort(key=lambda s: s.id)
         if self.source.limit is not None:
             specs = specs[: self.source.limit]

@@ -31,7 +31,7 @@ def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) ->
     model, classes, cfg = load_checkpoint(checkpoint)
     model = model.float().eval()
     w, h = cfg.voxel.size
-    example = torch.randn(1, cfg.voxel.windows, cfg.voxel.bins, h, w)
+    example = torch.randn(1, cfg.voxel.windows, model.in_channels, h, w)
     with torch.no_grad():
         reference = model(example)
     with atomic_path(out) as tmp, warnings.catch_warnings():
@@ -53,7 +53,7 @@ def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) ->
         "format": "onnx" if kind == ".onnx" else "torchscript",
         "checkpoint": str(checkpoint),
         "classes": classes,
-        "input": {"name": "voxels", "shape": ["batch", "windows", cfg.voxel.bins, h, w], "dtype": "float32"},
+        "input": {"name": "voxels", "shape": ["batch", "windows", model.in_channels, h, w], "dtype": "float32"},
         "output": {"name": "logits", "shape": ["batch", len(classes)], "softmax": False},
         "voxel": to_dict(cfg.voxel),
         "emulator": to_dict(cfg.emulator),

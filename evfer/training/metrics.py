@@ -19,7 +19,8 @@ Z95 = 1.959963984540054
 
 
 def is_onset_neutral(clip_id: str) -> bool:
-    """Whether a clip is a neutral clip made from the onset frames of an expression sequence."""
+    """Whether a clip is a neutral clip made from the onset of expression sequences (CK+'s onset
+    frames, a stills subject's neutral image): ids ending in ``-onset``."""
     return clip_id.endswith("-onset")
 
 

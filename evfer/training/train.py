@@ -160,8 +160,11 @@ def merge_metrics(logs: Path) -> None:
 
 
 def input_channels(cfg: Config) -> int:
-    """Input channels C of the model's (B, T, C, H, W) clips under ``cfg.voxel``."""
-    return cfg.voxel.bins
+    """Input channels C of the model's (B, T, C, H, W) clips: the channels of the representation
+    ``cfg.voxel`` selects (voxel grid: its bins; event image: 3)."""
+    from ..voxel import representation_for
+
+    return representation_for(cfg.voxel).channels
 
 
 def make_module(cfg: Config, classes: list[str], class_weights: list[float] | None, *, resume: bool,

@@ -1,0 +1,103 @@
+"""The measured comparison behind the CPU recipe (``configs/ckplus-cpu.yaml``, ``docs/recipe.md``).
+
+Runs ``evfer cv`` (5 subject folds) for every recipe variant on each development set and appends one
+JSON line per run to ``OUT/results.jsonl`` (pooled accuracy with its Wilson 95 % interval, the
+accuracy on expression clips alone, wall time, CPU capability, precision). Re-running skips the runs
+already recorded (and ``evfer cv`` itself resumes finished folds).
+
+Development sets (no CK+ here): ``yale`` — the 15 real Yale faces as ``kind: stills`` (neutral +
+happy/sad/surprised, morphed; ``../shared/data/faces-yale``); ``synthetic`` — 16 synthetic identities
+with onset-neutral clips, as CK+ has.
+
+Usage: TORCH_HOME=../shared/weights python tools/recipe_experiments.py OUT [--sets yale,synthetic]
+       [--only NAME,NAME] [--seeds 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+YALE = ROOT.parent / "shared" / "data" / "faces-yale"
+
+#: the data of each development set (overrides on top of configs/ckplus-cpu.yaml)
+SETS = {
+    "yale": ["data.sources=[{kind: stills, root: %s, frame_size: [128, 128]}]" % YALE],
+    "synthetic": ["data.sources=[{kind: synthetic, root: {out}/synthetic, identities: 16, seed: 11, "
+                  "frames: [12, 20], neutral_from_onset: true, frame_size: [128, 128], face_margin: 0.05, "
+                  "blur_sigma: 0.5}]", "emulator.params={pos_thres: 0.1, neg_thres: 0.1}"],
+}
+
+#: variant name -> overrides on top of the recipe config (configs/ckplus-cpu.yaml)
+VARIANTS: dict[str, list[str]] = {
+    "recipe": [],
+    "scratch-resnet18-voxels": ["model.backbone=resnet18", "model.pretrained=null", "voxel.representation=voxel_grid",
+                                "voxel.bins=10", "voxel.windows=3", "voxel.size=[56, 56]", "train.lr=0.001"],
+    "random-init": ["model.pretrained=null"],
+    "voxel-grid-adapted-stem": ["voxel.representation=voxel_grid", "voxel.bins=5"],
+    "windows-3": ["voxel.windows=3"],
+    "head-lr-x10": ["train.lr=0.001", "train.backbone_lr=0.0001"],
+    "label-smoothing": ["train.label_smoothing=0.1"],
+    "mixup": ["train.mixup=0.2"],
+    "bn-frozen": ["train.bn=frozen"],
+    "ema": ["train.ema_decay=0.95"],
+    "tta-flip": ["train.tta_flip=true"],
+    "warmup-cosine": ["train.warmup_epochs=2", "train.scheduler=cosine"],
+    "no-normalisation": ["voxel.normalize=none"],
+    "epochs-40": ["train.epochs=40"],
+    "size-128": ["voxel.size=[128, 128]"],
+}
+
+
+def run(out: Path, data_set: str, variant: str, seed: int) -> dict:
+    import torch
+
+    from evfer.config import load_config
+    from evfer.training.cv import cross_validate
+
+    name = f"{data_set}-{variant}-s{seed}"
+    overrides = [o.replace("{out}", str(out)) for o in SETS[data_set]] + VARIANTS[variant] + [
+        f"seed={seed}", f"data.out={out}/data-{data_set}"]
+    cfg = load_config(ROOT / "configs" / "ckplus-cpu.yaml", overrides)
+    t0 = time.time()
+    result = cross_validate(cfg, 5, out / name, progress=False)
+    pooled = result["pooled"]
+    expr = pooled.get("expressions_only", {})
+    return {"set": data_set, "variant": variant, "seed": seed, "overrides": VARIANTS[variant],
+            "accuracy": pooled["accuracy"], "ci95": pooled["accuracy_ci95"], "n": pooled["n"],
+            "expression_accuracy": expr.get("accuracy"), "expression_ci95": expr.get("accuracy_ci95"),
+            "expression_n": expr.get("n"), "minutes": round((time.time() - t0) / 60, 2),
+            "cpu": torch.backends.cpu.get_cpu_capability(), "precision": cfg.train.precision}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--sets", default="yale,synthetic")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--seeds", default="0")
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.out / "results.jsonl"
+    done = {(r["set"], r["variant"], r["seed"]) for r in map(json.loads, log.read_text().splitlines())} \
+        if log.exists() else set()
+    names = [n for n in VARIANTS if not args.only or n in args.only.split(",")]
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for data_set in args.sets.split(","):
+            for variant in names:
+                if (data_set, variant, seed) in done:
+                    continue
+                row = run(args.out, data_set, variant, seed)
+                with log.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(f"{data_set:<10} {variant:<26} acc {row['accuracy']:.3f} expr {row['expression_accuracy']} "
+                      f"{row['minutes']} min", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
