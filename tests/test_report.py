@@ -209,6 +209,23 @@ def test_report_of_a_run_not_evaluated_yet_says_what_is_missing(run, tmp_path, c
     assert any(i["alt"] == "training curves" for i in page.images)  # drawn from logs/metrics.csv
 
 
+def test_report_of_a_run_evaluated_before_intervals_were_recorded(run, tmp_path):
+    from evfer.training.metrics import wilson_interval
+
+    tmp, cfg, run_dir, _ = run
+    old = copy_run(run_dir, tmp_path / "old", ("config.yaml", "manifest.csv", "metrics.json"))
+    m = json.loads((old / "metrics.json").read_text())
+    for key in ("accuracy_ci95", "correct"):
+        del m[key]
+    (old / "metrics.json").write_text(json.dumps(m))
+    from evfer.training.report import write_report
+
+    text = read_page(write_report(old)).all_text
+    lo, hi = wilson_interval(int(np.trace(m["confusion_matrix"])), m["n"])
+    assert f"{m['accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}, {m['n']} clips)" in text
+    assert "machine not recorded" in text and "not trained (no train_summary.json)" in text
+
+
 def test_report_bad_inputs_are_one_line(tmp_path, run, capsys):
     assert main(["report", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
@@ -330,13 +347,18 @@ def test_predict_render_gif_of_a_recording_colours_on_and_off_events(run, tmp_pa
     tmp, cfg, run_dir, _ = run
     h5 = next((tmp / "data" / "events").rglob("*.h5"))
     out = tmp_path / "clip.gif"
-    assert main(["predict", str(run_dir), str(h5), "--render", str(out)]) == 0
+    assert main(["predict", str(run_dir), str(h5), "--box", "8,8,30,30", "--render", str(out)]) == 0
     assert f"video: {out} ({2 * FRAMES_PER_WINDOW} frames)" in capsys.readouterr().out
     frames = video_frames(out)
     assert len(frames) == 2 * FRAMES_PER_WINDOW and frames[0].shape == (video_size(False)[1], video_size(False)[0], 3)
     panel = box_of(frames[FRAMES_PER_WINDOW - 1], layout(False)["events"]).astype(int)  # all of window 0
     for colour in (ON_COLOR, OFF_COLOR):
         assert (np.abs(panel - np.array(colour)).max(axis=2) < 30).sum() > 20
+    # the face box (--box) drawn on the whole sensor's events: 30 of its 48 pixels, a green square
+    green = np.abs(panel - np.array([44, 160, 44])).max(axis=2) < 40
+    rows, cols = np.nonzero(green)
+    side = panel.shape[1] * 30 / 48
+    assert np.ptp(rows) == pytest.approx(side, abs=6) and np.ptp(cols) == pytest.approx(side, abs=6)
 
 
 def test_rendered_label_and_bars_change_where_the_prediction_changes(run):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..atomic import atomic_path
 from ..errors import InputError
-from .metrics import format_accuracy
+from .metrics import accuracy_summary, format_accuracy
 from .report_files import RunFiles
 from .report_html import cards, esc, missing, page, png_img, table
 
@@ -68,6 +68,7 @@ def try_write_report(folder: str | os.PathLike) -> str | None:
 def run_page(run: RunFiles) -> str:
     """The report of one training run."""
     metrics, summary, demo = run.json("metrics.json"), run.json("train_summary.json"), run.json("demo_report.json")
+    metrics = with_interval(metrics) if metrics else None
     items = []
     if metrics:
         items += metric_cards(metrics, "test")
@@ -94,6 +95,8 @@ def run_page(run: RunFiles) -> str:
 def cv_page(cv: RunFiles) -> str:
     """The report of a cross-validation folder (cv.json and its fold-<k>/ runs)."""
     result = cv.json("cv.json")
+    if result:
+        result["pooled"] = with_interval(result["pooled"])
     folds = [(f"fold {f.folder.name[5:]}", f) for f in cv.folds]
     first = folds[0][1] if folds else cv
     if result:
@@ -125,6 +128,14 @@ def cv_page(cv: RunFiles) -> str:
 
 def _subtitle(run: RunFiles, what: str) -> str:
     return f"{what} in {run.folder.resolve()}; report written {time.strftime('%Y-%m-%d %H:%M')}"
+
+
+def with_interval(m: dict) -> dict:
+    """Metrics with ``accuracy_ci95`` (Wilson, 95 %): computed for runs evaluated before evfer
+    recorded it."""
+    if "accuracy_ci95" in m:
+        return m
+    return {**m, "accuracy_ci95": accuracy_summary(round(m["accuracy"] * m["n"]), m["n"])["accuracy_ci95"]}
 
 
 def metric_cards(m: dict, split: str) -> list[tuple[str, str]]:
