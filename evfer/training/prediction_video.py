@@ -165,7 +165,7 @@ def write_video(view: PredictionView, out: str | os.PathLike, *, frames_per_wind
     drawing = PredictionDrawing(view)
     times = frame_times(view.prediction, frames_per_window)
     with atomic_path(out, make_folder=False) as tmp:
-        sink = (_GifSink if out.suffix.lower() == ".gif" else _Mp4Sink)(drawing.figure, tmp, fps, out)
+        sink = (_GifSink if out.suffix.lower() == ".gif" else _Mp4Sink)(drawing, tmp, fps, out)
         for frame in tqdm(times, desc=f"render {view.name}", unit="frame", leave=False,
                           disable=None if progress else True):
             drawing.draw(frame)
@@ -347,21 +347,18 @@ class PredictionDrawing:
 class _Mp4Sink:
     """OpenCV's MPEG-4 writer fed with the figure's pixels."""
 
-    def __init__(self, figure, path: Path, fps: float, target: Path):
+    def __init__(self, drawing: PredictionDrawing, path: Path, fps: float, target: Path):
         import cv2
 
-        self.figure = figure
-        w, h = (int(v) for v in figure.canvas.get_width_height())
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
+        self.drawing = drawing
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), drawing.size)
         if not self.writer.isOpened():
             raise OutputError(target, "OpenCV cannot write MP4 video here (no MPEG-4 encoder); use .gif")
 
     def add(self) -> None:
         import cv2
 
-        self.figure.canvas.draw()
-        rgba = np.asarray(self.figure.canvas.buffer_rgba())
-        self.writer.write(cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR))
+        self.writer.write(cv2.cvtColor(self.drawing.pixels(), cv2.COLOR_RGB2BGR))
 
     def finish(self) -> None:
         self.writer.release()
@@ -370,11 +367,11 @@ class _Mp4Sink:
 class _GifSink:
     """matplotlib's Pillow writer (an animated GIF, looping)."""
 
-    def __init__(self, figure, path: Path, fps: float, target: Path):
+    def __init__(self, drawing: PredictionDrawing, path: Path, fps: float, target: Path):
         from matplotlib.animation import PillowWriter
 
         self.writer = PillowWriter(fps=fps)
-        self.writer.setup(figure, str(path), dpi=figure.dpi)
+        self.writer.setup(drawing.figure, str(path), dpi=drawing.figure.dpi)
 
     def add(self) -> None:
         self.writer.grab_frame()
