@@ -222,6 +222,9 @@ class TrainConfig:
     bn: Literal["train", "frozen"] = "train"  # frozen: backbone BatchNorms keep their statistics and affine weights
     ema_decay: float = 0.0  # exponential moving average of the weights per step (validated, saved); 0 disables
     tta_flip: bool = False  # evaluate/predict: average the probabilities of each clip and its mirror image
+    # csv: logs/metrics.csv (always written: curves and the report read it); tensorboard: also
+    # TensorBoard event files in <run>/tensorboard (needs the tensorboard package)
+    logger: Literal["csv", "tensorboard"] = "csv"
 
     def validate(self, path: str, given: set[str]) -> None:
         _need(path, "lr", self.lr > 0, "a positive learning rate")

@@ -43,4 +43,6 @@ def run(args) -> int:
     for f in r["per_fold"]:
         print(f"  fold {f['fold']}: accuracy {f['accuracy']:.3f}  macro-F1 {f['macro_f1']:.3f}  ({f['n']} clips)")
     print(f"results: {out / 'cv.json'}")
+    if r["report_html"]:
+        print(f"report: {r['report_html']}")
     return 0

@@ -39,4 +39,6 @@ def run(args) -> int:
     print(f"  confusion    {out / 'confusion.png'}")
     print(f"  curves       {out / 'curves.png'}")
     print(f"  checkpoint   {out / 'checkpoints' / 'best.ckpt'}")
+    if r["report_html"]:
+        print(f"  report       {r['report_html']}   (open it in a browser: everything on one page)")
     return 0

@@ -10,7 +10,7 @@ ORDER = 55
 def register(sub) -> None:
     p = sub.add_parser(
         "evaluate",
-        help="evaluate a run's best model on the test split -> metrics.json, confusion.png",
+        help="evaluate a run's best model on the test split -> metrics.json, confusion.png, report.html",
         description="Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of the run's "
         "best checkpoint (chosen on validation) on a split of the run's manifest (default: test).",
     )
@@ -40,4 +40,6 @@ def run(args) -> int:
     for c, v in m["per_class"].items():
         print(f"  {c:<10} precision {v['precision']:.3f}  recall {v['recall']:.3f}  f1 {v['f1']:.3f}  n={v['support']}")
     print(format_confusion(m["confusion_matrix"], m["classes"]))
+    if m["report_html"]:
+        print(f"report: {m['report_html']}")
     return 0

@@ -1,4 +1,4 @@
-"""evfer predict CHECKPOINT FILE... [--json]"""
+"""evfer predict CHECKPOINT FILE... [--json] [--render OUT.mp4|OUT.gif]"""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ def register(sub) -> None:
     p.add_argument("--box", help="face box for event recordings: auto, none or x,y,w,h (sensor pixels)")
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
                    help="average each clip's probabilities with its mirror image's (default: the run's train.tta_flip)")
+    p.add_argument("--render", metavar="OUT", help="also write a video (.mp4 or .gif) per FILE: source frames, "
+                   "events of each window with the face box, class probabilities and the label over time; "
+                   "with several FILEs, OUT's name + '-' + each FILE's name (e.g. --render out.mp4 a.mp4 b.raw "
+                   "-> out-a.mp4, out-b.mp4)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -30,7 +35,9 @@ def run(args) -> int:
     from ..errors import EvferError
     from ..training.checkpoints import find_checkpoint, load_checkpoint
     from ..training.predict import predict_file
+    from ..training.prediction_video import render_file, video_paths
 
+    videos = video_paths(args.render, args.files) if args.render else [None] * len(args.files)
     ckpt = Path(args.checkpoint)
     if ckpt.is_dir():
         ckpt = find_checkpoint(ckpt)
@@ -38,9 +45,12 @@ def run(args) -> int:
     if args.tta_flip is not None:
         cfg.train.tta_flip = args.tta_flip
     results, failed = [], 0
-    for f in args.files:
+    for f, video in zip(args.files, videos):
         try:
-            results.append(predict_file(model, classes, cfg, f, box=args.box))
+            if video is None:
+                results.append(predict_file(model, classes, cfg, f, box=args.box))
+            else:
+                results.append(render_file(model, classes, cfg, f, video, box=args.box, progress=not args.quiet))
         except EvferError as exc:
             failed += 1
             results.append({"file": f, "error": str(exc)})
@@ -55,4 +65,6 @@ def run(args) -> int:
             print(f"{r['file']}: {r['label']}   ({probs})")
             steps = " -> ".join(s["label"] for s in r["timeline"])
             print(f"  timeline ({len(r['timeline'])} windows): {steps}")
+            if "render" in r:
+                print(f"  video: {r['render']} ({r['render_frames']} frames)")
     return 1 if failed == len(results) else 0

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from ..config import Config, SourceConfig
 from ..errors import InputError
-from .clips import Clip
+from .clips import Clip, ClipSpec
 from .frame_clips import VIDEO_SUFFIXES
 from .kinds import kind_class, make_source, resolve_data
-from .source import EVENTS, FRAMES
+from .source import EVENTS, FRAMES, SourceKind
 
 #: The kind used for an input type when the run has no source of that type (default options; a
 #: recording is then used whole unless a box is given).
@@ -43,6 +43,14 @@ def clip_for_file(cfg: Config, path: str | os.PathLike, *, box: str | None = Non
     when the run has no event source). ``clip_id`` seeds the emulator's per-pixel thresholds
     (default: the file name).
     """
+    kind, spec = kind_for_file(cfg, path, box=box, clip_id=clip_id)
+    return kind.clip(spec)
+
+
+def kind_for_file(cfg: Config, path: str | os.PathLike, *, box: str | None = None,
+                  clip_id: str | None = None) -> tuple[SourceKind, ClipSpec]:
+    """The kind object and spec :func:`clip_for_file` makes the clip of ``path`` with (a frame kind
+    also gives the clip's source frames: ``kind.frames(spec)``)."""
     path = Path(path)
     kind_of_input = input_type(path)
     context = resolve_data(cfg)
@@ -55,7 +63,7 @@ def clip_for_file(cfg: Config, path: str | os.PathLike, *, box: str | None = Non
     spec = kind.spec_for_file(path, clip_id or path.name)
     if box is not None and kind_of_input == EVENTS:  # frames are cropped by the face detector
         spec.info["box"] = parse_box(box, path)
-    return kind.clip(spec)
+    return kind, spec
 
 
 def parse_box(text: str, path: Path) -> str | list[int]:

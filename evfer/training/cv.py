@@ -3,7 +3,7 @@
 Fold k: the subjects of fold k are the test set; an inner validation set of subjects is carved out
 of the remaining subjects for model selection (early stopping, best checkpoint); the rest trains.
 Every fold is a full run directory (``fold-<k>/``, resumable: a fold with ``metrics.json`` is not
-re-run). ``cv.json`` collects per-fold metrics, ``accuracy_mean``/``accuracy_std`` (over folds,
+re-run), with its own report.html; the folder's ``report.html`` covers them all. ``cv.json`` collects per-fold metrics, ``accuracy_mean``/``accuracy_std`` (over folds,
 population std), macro-F1 likewise, and the metrics pooled over folds (every clip is tested exactly
 once): confusion matrix, accuracy with its 95 % Wilson interval over clips and, when neutral clips
 come from onset frames, the accuracy on the expression clips alone (``pooled.expressions_only``).
@@ -69,7 +69,9 @@ def cross_validate(cfg: Config, folds: int, out: str | Path, *, progress: bool =
     write_json_atomic(out / "cv.json", result)
     plot_confusion(pooled.tolist(), classes, out / "confusion.png",
                    title=f"{folds}-fold CV: accuracy {acc.mean():.3f} ± {acc.std():.3f}")
-    return result
+    from .report import try_write_report
+
+    return {**result, "report_html": try_write_report(out)}
 
 
 def pooled_accuracy(per_fold: list[dict]) -> dict:

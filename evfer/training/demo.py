@@ -3,7 +3,7 @@
 Synthesize identities -> emulate events -> voxelize -> train ResNet-50 + LSTM (validation identities
 select the checkpoint) -> evaluate once on held-out test identities -> report. Output folder (default
 ``runs/demo``) is the run directory: config.yaml, checkpoints/, metrics.json, confusion.png,
-curves.png, plus ``synthetic/`` and ``data/``. Re-running resumes / reuses everything finished.
+curves.png, report.html (the one page to look at), plus ``synthetic/`` and ``data/``. Re-running resumes / reuses everything finished.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def run_demo(out: str | Path = "runs/demo", overrides: list[str] | tuple[str, ..
     t0 = time.time()
     result = train(cfg, out, progress=progress)
     t_train = time.time() - t0
-    metrics = evaluate(out, "test")
+    metrics = evaluate(out, "test", report=False)
     total = time.time() - t0
     report = {
         "test_accuracy": metrics["accuracy"],
@@ -56,4 +56,6 @@ def run_demo(out: str | Path = "runs/demo", overrides: list[str] | tuple[str, ..
         "target_met": metrics["accuracy"] >= TARGET_ACCURACY,
     }
     write_json_atomic(out / "demo_report.json", report)
-    return {"report": report, "metrics": metrics, "out": out}
+    from .report import try_write_report
+
+    return {"report": report, "metrics": metrics, "out": out, "report_html": try_write_report(out)}

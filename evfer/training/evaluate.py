@@ -42,8 +42,9 @@ def predict_clips(model, cache, records: list[ClipRecord], classes: list[str], c
 
 
 def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | None = None,
-             tta_flip: bool | None = None) -> dict:
-    """Evaluate a run's best model on ``split``; writes metrics, confusion plot and predictions.
+             tta_flip: bool | None = None, report: bool = True) -> dict:
+    """Evaluate a run's best model on ``split``; writes metrics, confusion plot and predictions, then
+    (``report``) the run's report.html, whose path the returned metrics hold as ``report_html``.
 
     ``tta_flip``: flip test-time averaging, default the run's ``train.tta_flip``.
     """
@@ -87,4 +88,8 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
     for r, p in zip(records, probs):
         w.writerow([r.id, r.subject, r.label, classes[int(p.argmax())], *[f"{v:.4f}" for v in p]])
     write_text_atomic(run_dir / f"predictions-{split}.csv", buf.getvalue())
+    if report:
+        from .report import try_write_report
+
+        metrics["report_html"] = try_write_report(run_dir)
     return metrics

@@ -28,15 +28,20 @@ def file_clip(path: str | Path, cfg: Config, box: str | None = None, clip_id: st
     return clip_for_file(cfg, path, box=box, clip_id=clip_id)
 
 
-@torch.no_grad()
 def predict_file(model, classes: list[str], cfg: Config, path: str | Path, box: str | None = None,
                  device: torch.device | None = None) -> dict:
     """Prediction for one file: label, probabilities, per-window timeline (µs on the file's clock)."""
+    return predict_clip(model, classes, cfg, file_clip(path, cfg, box), path, device)
+
+
+@torch.no_grad()
+def predict_clip(model, classes: list[str], cfg: Config, clip: Clip, path: str | Path,
+                 device: torch.device | None = None) -> dict:
+    """Prediction for the clip made of file ``path`` (see :func:`predict_file`)."""
     from ..datasets.voxel_cache import clip_planes
     from .inference import predict_proba
 
     device = device or next(model.parameters()).device
-    clip = file_clip(path, cfg, box)
     events = clip.events
     if len(events) == 0:
         raise InputError(path, "no events (a static video or an empty recording): nothing to classify")

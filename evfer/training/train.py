@@ -8,8 +8,10 @@ Run directory::
     checkpoints/best.ckpt    best epoch by validation accuracy (model selection never sees the test split)
     checkpoints/last.ckpt    for resuming: re-running the same command continues from here
     logs/metrics.csv         per-epoch train/val loss and accuracy (Lightning CSVLogger)
+    tensorboard/             the same as TensorBoard event files (with train.logger=tensorboard)
     curves.png               training curves
-    train_summary.json       best validation accuracy, epochs, time, throughput, the precision and why
+    train_summary.json       best validation accuracy, epochs, time, throughput, the precision and why,
+                             the machine (CPU, torch's CPU capability, device)
     pretrained.txt           what an ImageNet checkpoint contributed (when model.pretrained is set)
 
 A resumed run (``last.ckpt`` present, no ``--restart``) is checked against the config stored in
@@ -31,6 +33,7 @@ from ..datasets.kinds import absolute_paths
 from ..datasets.manifest import ClipRecord, read_manifest, write_manifest
 from ..errors import EvferError
 from ..fingerprint import fingerprint
+from .machine import describe_machine
 from .precision import Precision, device_type, resolve_precision
 
 log = logging.getLogger(__name__)
@@ -56,7 +59,7 @@ def _rank() -> int:
 
 #: train options that may differ when a run is resumed (they do not change what the model learns from)
 RESUMABLE_CHANGES = {"epochs", "patience", "num_workers", "devices", "accelerator", "strategy", "num_nodes",
-                     "val_every", "limit_batches", "precision", "tta_flip"}
+                     "val_every", "limit_batches", "precision", "tta_flip", "logger"}
 
 
 def _config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -192,7 +195,6 @@ def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: boo
     """(Lightning Trainer, its ModelCheckpoint, its EarlyStopping) for ``cfg.train``."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
 
     from .ema import WeightEMA
 
@@ -209,7 +211,7 @@ def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: boo
         strategy=t.strategy,
         precision=precision.lightning,
         callbacks=[*ema, checkpoint, early],
-        logger=CSVLogger(run_dir, name="logs", version=""),
+        logger=make_loggers(t.logger, run_dir),
         default_root_dir=run_dir,
         deterministic=t.deterministic,
         check_val_every_n_epoch=t.val_every,
@@ -222,6 +224,26 @@ def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: boo
     return trainer, checkpoint, early
 
 
+def make_loggers(kind: str, run_dir: Path) -> list:
+    """Lightning loggers of ``train.logger``: the CSV logger (``logs/metrics.csv``) always, and with
+    ``tensorboard`` a TensorBoard logger writing into ``<run_dir>/tensorboard``."""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    loggers = [CSVLogger(run_dir, name="logs", version="")]
+    if kind == "tensorboard":
+        loggers.append(TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False))
+    return loggers
+
+
+def check_logger(kind: str) -> None:
+    """An EvferError when ``train.logger`` needs a package that is not installed."""
+    import importlib.util
+
+    if kind == "tensorboard" and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+        raise EvferError("train.logger=tensorboard needs the tensorboard package: "
+                         "pip install 'evfer[tensorboard]' (or use train.logger=csv)")
+
+
 def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: bool = True) -> TrainResult:
     """Train per ``cfg`` into ``run_dir`` (resuming from ``last.ckpt`` unless ``restart``)."""
     import lightning as L
@@ -232,6 +254,7 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
     from .data import VoxelDataModule
 
     check_model_config(cfg.model)
+    check_logger(cfg.train.logger)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     quiet_lightning()
@@ -282,6 +305,7 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
         "precision": precision.lightning,
         "precision_reason": precision.reason,
         "world_size": trainer.world_size,
+        "machine": describe_machine(device_type(cfg.train.accelerator)),
     }
     if trainer.is_global_zero:
         write_json_atomic(run_dir / "train_summary.json", summary)

@@ -1,0 +1,126 @@
+"""Reading what a run directory holds, for the report: every reader returns None for a missing or
+unreadable file, so a report of an unfinished run shows what there is and says what is missing.
+
+A training run (``evfer train``/``demo``) holds config.yaml, manifest.csv, train_summary.json,
+logs/metrics.csv, curves.png and, once evaluated, metrics.json, confusion.png and
+predictions-test.csv; its dataset summary is ``<data.out>/summary.json``. A cross-validation folder
+(``evfer cv``) holds cv.json, confusion.png and one such run per fold (``fold-<k>/``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+
+from ..datasets.manifest import ClipRecord, read_manifest
+from ..errors import EvferError
+
+
+class RunFiles:
+    """The files of one run directory (or of a cross-validation folder), read on first use."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def json(self, name: str) -> dict | None:
+        try:
+            value = json.loads((self.folder / name).read_text())
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def text(self, name: str) -> str | None:
+        try:
+            return (self.folder / name).read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def png(self, name: str) -> bytes | None:
+        try:
+            data = (self.folder / name).read_bytes()
+        except OSError:
+            return None
+        return data if data.startswith(b"\x89PNG") else None
+
+    @cached_property
+    def config(self) -> dict | None:
+        """The run's resolved config (config.yaml) as plain data."""
+        text = self.text("config.yaml")
+        try:
+            value = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    @cached_property
+    def data_out(self) -> Path | None:
+        """The prepared dataset's folder (``data.out``, absolute in a run's config)."""
+        out = ((self.config or {}).get("data") or {}).get("out")
+        if not out:
+            return None
+        out = Path(out)
+        return out if out.is_absolute() else self.folder / out
+
+    @cached_property
+    def dataset_summary(self) -> dict | None:
+        """``<data.out>/summary.json`` of ``evfer prepare``."""
+        return RunFiles(self.data_out).json("summary.json") if self.data_out else None
+
+    @cached_property
+    def manifest(self) -> list[ClipRecord] | None:
+        """The clips and splits the run used (manifest.csv)."""
+        try:
+            return read_manifest(self.folder / "manifest.csv")
+        except (EvferError, OSError):
+            return None
+
+    @cached_property
+    def curves(self) -> dict[str, list[tuple[int, float]]] | None:
+        """Per-epoch series of logs/metrics.csv ({metric: [(epoch, value), ...]})."""
+        from .plots import read_metrics_csv
+
+        try:
+            return read_metrics_csv(self.folder / "logs" / "metrics.csv")
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def curves_png(self) -> bytes | None:
+        """curves.png, drawn from logs/metrics.csv when the run has the log but not the figure yet."""
+        png = self.png("curves.png")
+        if png is None and self.curves:
+            from .plots import plot_training_curves
+
+            plot_training_curves(self.folder / "logs" / "metrics.csv", self.folder / "curves.png")
+            png = self.png("curves.png")
+        return png
+
+    def predictions(self, split: str = "test") -> list[dict] | None:
+        """Rows of ``predictions-<split>.csv``: id, subject, label, predicted and p_<class> (floats)."""
+        try:
+            with (self.folder / f"predictions-{split}.csv").open(newline="") as f:
+                rows = list(csv.DictReader(f))
+        except OSError:
+            return None
+        for row in rows:
+            for key in [k for k in row if k.startswith("p_")]:
+                row[key] = float(row[key])
+        return rows
+
+    @cached_property
+    def folds(self) -> list[RunFiles]:
+        """The fold runs of a cross-validation folder (fold-0, fold-1, ...), in fold order."""
+        found = [p for p in self.folder.glob("fold-*") if p.is_dir() and p.name[5:].isdigit()]
+        return [RunFiles(p) for p in sorted(found, key=lambda p: int(p.name[5:]))]
+
+    @property
+    def is_cv(self) -> bool:
+        return (self.folder / "cv.json").is_file() or bool(self.folds)
+
+    @property
+    def is_run(self) -> bool:
+        return any((self.folder / n).exists() for n in ("config.yaml", "manifest.csv", "train_summary.json",
+                                                         "checkpoints", "metrics.json"))
