@@ -21,7 +21,6 @@ from typing import Any
 
 from .errors import OutputError
 
-
 #: A temporary name and the pid of the process that made it: ``.tmp-<name>~<pid>~<random>``.
 _TEMP = re.compile(r"^\.tmp-.*~(\d+)~")
 

@@ -87,6 +87,17 @@ def run_jobs(
         bar.close()
 
 
+def split_outcomes(results: Iterator[JobResult]) -> tuple[list[Any], list[tuple[Any, str]]]:
+    """Run through ``results``: the items whose work succeeded, and (item, error) of the others."""
+    done, failed = [], []
+    for r in results:
+        if r.ok:
+            done.append(r.item)
+        else:
+            failed.append((r.item, r.error))
+    return done, failed
+
+
 def _attempt(work: Callable[[Any], T], item: Any) -> tuple[T | None, str | None, bool]:
     """``(work(item), None, False)``, or ``(None, one-line error, is_internal)``; runs in the worker."""
     try:

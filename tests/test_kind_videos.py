@@ -4,7 +4,6 @@ predict making exactly the events prepare made for a video."""
 from __future__ import annotations
 
 import cv2
-import numpy as np
 import pytest
 
 from evfer.config import load_config

@@ -1,8 +1,9 @@
 """The ``evfer`` command: one sub-command per module in this package.
 
-Each module ``evfer/cli/<name>.py`` defines ``ORDER`` (position in ``--help``) and
-``register(subparsers)``, which adds its parser and sets ``func`` to a ``run(args) -> int | None``.
-Heavy imports (torch, faery) happen inside ``run`` so ``--help`` stays fast.
+Module ``evfer/cli/<name>.py`` is the sub-command ``name``: its docstring's first line is the
+command's one-line help and the rest its description; it defines ``ORDER`` (position in ``--help``),
+``arguments(parser)`` and ``run(args) -> int | None``. Heavy imports (torch, faery) happen inside
+``run`` so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -26,15 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    modules = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(mod, "register"):
-            modules.append(mod)
-    for mod in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
-        mod.register(sub)
+    modules = [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)
+               if not info.name.startswith("_")]
+    for mod in sorted(modules, key=lambda m: (m.ORDER, m.__name__)):
+        help_line, _, description = mod.__doc__.strip().partition("\n")
+        command = sub.add_parser(mod.__name__.rpartition(".")[2], help=help_line,
+                                 description=" ".join(description.split()).replace("%", "%%"))
+        mod.arguments(command)
+        command.set_defaults(func=mod.run)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""Argument parsing shared by the sub-commands: sizes (pixels) and times / time windows (µs)."""
+"""Shared by the sub-commands: argument types (sizes in pixels, times and windows in µs), the
+arguments several commands take, and the up-front config check."""
 
 from __future__ import annotations
 
@@ -64,3 +65,54 @@ def window(text: str) -> tuple[int | None, int | None]:
         return parse_window(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# ---------------------------------------------------------------------------------- shared arguments
+#: Arguments several sub-commands share: name -> (flags, add_argument options).
+COMMON: dict[str, tuple[tuple[str, ...], dict]] = {
+    "config": (("config",), {"help": "YAML config file"}),
+    "overrides": (("overrides",), {"nargs": "*", "metavar": "key=value",
+                                   "help": "config overrides, e.g. train.epochs=5 or data.sources.0.root=DIR"}),
+    "quiet": (("--quiet",), {"action": "store_true", "help": "no progress bars"}),
+    "json": (("--json",), {"action": "store_true", "help": "print JSON instead of text"}),
+    "sensor-size": (("--sensor-size",), {"type": size, "metavar": "WxH",
+                                         "help": "sensor size for files that state none"}),
+    "workers": (("--workers",), {"type": positive_int, "default": 1, "metavar": "N",
+                                 "help": "parallel worker processes (default 1)"}),
+    "overwrite": (("--overwrite",), {"action": "store_true", "help": "redo outputs that already exist"}),
+    "tta-flip": (("--tta-flip",), {"action": argparse.BooleanOptionalAction, "default": None,
+                                   "help": "average each clip's probabilities with its mirror image's "
+                                           "(default: the run's train.tta_flip)"}),
+}
+
+
+def add(parser: argparse.ArgumentParser, *names: str, **changes) -> None:
+    """Add the shared arguments ``names`` (see :data:`COMMON`); ``changes`` replace options of the
+    last one (e.g. its help text)."""
+    for i, name in enumerate(names):
+        flags, options = COMMON[name]
+        parser.add_argument(*flags, **({**options, **changes} if i == len(names) - 1 else options))
+
+
+def load_run_config(args, *, model: bool = True):
+    """The command's config (``args.config`` + ``args.overrides``) with every stage's part checked up
+    front — source kinds and their options, the emulator, the representation and (``model``) the
+    backbone — so that a wrong key fails in one line before any work starts."""
+    from ..config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    check_run_config(cfg, model=model)
+    return cfg
+
+
+def check_run_config(cfg, *, model: bool = True) -> None:
+    """Check every stage's part of a loaded config (see :func:`load_run_config`)."""
+    from ..datasets.kinds import resolve_data
+    from ..voxel import representation_for
+
+    resolve_data(cfg)
+    representation_for(cfg.voxel)
+    if model:
+        from ..models import check_model_config
+
+        check_model_config(cfg.model)

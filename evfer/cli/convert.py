@@ -1,21 +1,21 @@
-"""evfer convert SRC... -o OUT: frame videos / image folders -> event files (DVS emulator)."""
+"""emulate DVS events from videos or image folders (one HDF5 event file each)
+
+Emulate DVS events from frame videos (read with OpenCV) or folders of frames (natural sort order)
+with evfer's v2e-faithful pixel model. One output per source in the HDF5 event store, named after
+the source's path relative to the sources' common folder (clips/S005/001 -> OUT/S005/001.h5).
+Finished outputs are skipped (resume); writes are atomic.
+"""
 
 from __future__ import annotations
 
 import sys
 
+from ._args import add
+
 ORDER = 15
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "convert",
-        help="emulate DVS events from videos or image folders (one HDF5 event file each)",
-        description="Emulate DVS events from frame videos (read with OpenCV) or folders of frames "
-        "(natural sort order) with evfer's v2e-faithful pixel model. One output per source in the "
-        "HDF5 event store, named after the source's path relative to the sources' common folder "
-        "(clips/S005/001 -> OUT/S005/001.h5). Finished outputs are skipped (resume); writes are atomic.",
-    )
+def arguments(p) -> None:
     p.add_argument("sources", nargs="+", metavar="SRC", help="video file or folder of frames")
     p.add_argument("-o", "--out", required=True, metavar="OUT",
                    help="output folder (or an .h5 file name for a single source)")
@@ -29,12 +29,10 @@ def register(sub) -> None:
     p.add_argument("--size", default=None, metavar="WxH",
                    help="resize frames (cv2.INTER_AREA) after cropping")
     p.add_argument("--seed", type=int, default=0, help="random seed (per clip: combined with its name)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    add(p, "workers")
     p.add_argument("--shard", default="0/1", metavar="I/N", help="convert only shard I of N (cluster jobs)")
     p.add_argument("--device", default=None, help="torch device, e.g. cuda (default cpu)")
-    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add(p, "overwrite", "quiet")
 
 
 def _ints(text: str, n: int, what: str, sep: str = ",") -> tuple[int, ...]:

@@ -1,36 +1,33 @@
-"""evfer cv CONFIG --folds K [-o DIR] [key=value ...]"""
+"""subject k-fold cross-validation -> cv.json (mean/std accuracy, pooled confusion)
+
+For each of K subject folds: train on the other subjects (model selection on an inner validation
+subset of them), test on the fold. Resumable per fold.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ._args import add, load_run_config
+
 ORDER = 56
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "cv",
-        help="subject k-fold cross-validation -> cv.json (mean/std accuracy, pooled confusion)",
-        description="For each of K subject folds: train on the other subjects (model selection on an inner "
-        "validation subset of them), test on the fold. Resumable per fold.",
-    )
-    p.add_argument("config", help="YAML config file")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+def arguments(p) -> None:
+    add(p, "config", "overrides")
     p.add_argument("--folds", type=int, default=5, help="number of subject folds (default 5)")
     p.add_argument("-o", "--out", help="output folder (default: runs/<config name>-cv)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
+    add(p, "quiet")
 
 
 def run(args) -> int:
-    from ..config import load_config
     from ..errors import EvferError
     from ..training.cv import cross_validate
     from ..training.metrics import format_accuracy
 
     if args.folds < 2:
         raise EvferError(f"--folds must be at least 2 (got {args.folds})")
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_run_config(args)
     out = Path(args.out or Path("runs") / f"{Path(args.config).stem}-cv")
     r = cross_validate(cfg, args.folds, out, progress=not args.quiet)
     print(f"{args.folds}-fold subject cross-validation: accuracy {r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}, "

@@ -1,21 +1,19 @@
-"""evfer demo [-o DIR]"""
+"""the whole pipeline on synthetic faces (synthesize, emulate, voxelize, train, evaluate)
+
+Synthesizes face identities, converts them to events, trains ResNet-50 + LSTM on 2 CPU cores and
+evaluates on identity-disjoint test faces. Target: >= 90% test accuracy in <= 10 minutes.
+"""
 
 from __future__ import annotations
+
+from ._args import add
 
 ORDER = 10
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="the whole pipeline on synthetic faces (synthesize, emulate, voxelize, train, evaluate)",
-        description="Synthesizes face identities, converts them to events, trains ResNet-50 + LSTM on 2 CPU "
-        "cores and evaluates on identity-disjoint test faces. Target: >= 90%% test accuracy in <= 10 minutes.",
-    )
+def arguments(p) -> None:
     p.add_argument("-o", "--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.epochs=5")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
+    add(p, "overrides", "quiet")
 
 
 def run(args) -> int:

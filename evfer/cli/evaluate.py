@@ -1,26 +1,21 @@
-"""evfer evaluate RUN_DIR [--split test]"""
+"""evaluate a run's best model on the test split -> metrics.json, confusion.png, report.html
+
+Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of the run's best
+checkpoint (chosen on validation) on a split of the run's manifest (default: test).
+"""
 
 from __future__ import annotations
 
-import argparse
+from ._args import add
 
 ORDER = 55
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "evaluate",
-        help="evaluate a run's best model on the test split -> metrics.json, confusion.png, report.html",
-        description="Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix of the run's "
-        "best checkpoint (chosen on validation) on a split of the run's manifest (default: test).",
-    )
+def arguments(p) -> None:
     p.add_argument("run_dir", help="run directory written by `evfer train`")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--checkpoint", help="a specific checkpoint instead of checkpoints/best.ckpt")
-    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="average each clip's probabilities with its mirror image's (default: the run's train.tta_flip)")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.set_defaults(func=run)
+    add(p, "tta-flip", "json")
 
 
 def run(args) -> int:

@@ -1,20 +1,17 @@
-"""evfer export CHECKPOINT -o model.onnx|model.pt"""
+"""export a trained model to ONNX (.onnx) or TorchScript (.pt) for deployment
+
+Writes the model and a sidecar JSON (classes, voxel and emulator settings); the export is checked
+against the PyTorch model before it is kept.
+"""
 
 from __future__ import annotations
 
 ORDER = 65
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "export",
-        help="export a trained model to ONNX (.onnx) or TorchScript (.pt) for deployment",
-        description="Writes the model and a sidecar JSON (classes, voxel and emulator settings); the export is "
-        "checked against the PyTorch model before it is kept.",
-    )
+def arguments(p) -> None:
     p.add_argument("checkpoint", help="a checkpoint or a run directory")
     p.add_argument("-o", "--output", required=True, help="model.onnx or model.pt")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -1,27 +1,21 @@
-"""evfer info FILE [--json] [--sensor-size WxH]"""
+"""format, sensor size, event count, duration, rate and polarity balance of an event file
+
+Describe an event file (.raw EVT 2/3, .dat, .aedat4, .h5 evfer store or v2e, .npz). Reads the whole
+file once, in bounded memory, and checks it like any reader would.
+"""
 
 from __future__ import annotations
 
-from ._args import size
-
 import json
+
+from ._args import add
 
 ORDER = 10
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "info",
-        help="format, sensor size, event count, duration, rate and polarity balance of an event file",
-        description="Describe an event file (.raw EVT 2/3, .dat, .aedat4, .h5 evfer store or v2e, .npz). "
-        "Reads the whole file once, in bounded memory, and checks it like any reader would.",
-    )
+def arguments(p) -> None:
     p.add_argument("file", help="event file")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument(
-        "--sensor-size", type=size, metavar="WxH", help="sensor size to use when the file does not state one"
-    )
-    p.set_defaults(func=run)
+    add(p, "json", "sensor-size")
 
 
 def format_probe(pr) -> str:

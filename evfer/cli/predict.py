@@ -1,31 +1,26 @@
-"""evfer predict CHECKPOINT FILE... [--json] [--render OUT.mp4|OUT.gif]"""
+"""classify event recordings or videos with a trained checkpoint (label, probabilities, timeline)
+
+FILE is an event recording (.raw, .dat, .aedat4, .h5, .npz) or a video / image folder, converted on
+the fly with the emulator and preprocessing settings stored in the checkpoint.
+"""
 
 from __future__ import annotations
 
-import argparse
+from ._args import add
 
 ORDER = 60
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "predict",
-        help="classify event recordings or videos with a trained checkpoint (label, probabilities, timeline)",
-        description="FILE is an event recording (.raw, .dat, .aedat4, .h5, .npz) or a video / image folder, "
-        "converted on the fly with the emulator and preprocessing settings stored in the checkpoint.",
-    )
+def arguments(p) -> None:
     p.add_argument("checkpoint", help="a checkpoint (e.g. RUN_DIR/checkpoints/best.ckpt) or a run directory")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="print one JSON document with all predictions")
     p.add_argument("--box", help="face box for event recordings: auto, none or x,y,w,h (sensor pixels)")
-    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="average each clip's probabilities with its mirror image's (default: the run's train.tta_flip)")
+    add(p, "tta-flip", "json")
     p.add_argument("--render", metavar="OUT", help="also write a video (.mp4 or .gif) per FILE: source frames, "
                    "events of each window with the face box, class probabilities and the label over time; "
                    "with several FILEs, OUT's name + '-' + each FILE's name (e.g. --render out.mp4 a.mp4 b.raw "
                    "-> out-a.mp4, out-b.mp4)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
+    add(p, "quiet")
 
 
 def run(args) -> int:

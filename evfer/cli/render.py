@@ -1,5 +1,9 @@
-"""evfer render FILE -o OUT.png [--window T0:T1] [--bins 10] [--gif] [--frames 40] [--fps 10]
-[--sensor-size WxH]"""
+"""draw an event frame and a voxel-grid montage (PNG), optionally an animated GIF
+
+Draw the events of FILE in a time window: an ON/OFF event frame (ON red, OFF blue) and the window's
+voxel grid, one panel per time bin, in one PNG; --gif also writes an animation of event frames over
+the window.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from ._args import parse_time, parse_window, positive_int, size  # noqa: F401 (parse_time: re-exported)
+from ._args import add, parse_time, parse_window, positive_int  # noqa: F401 (parse_time: re-exported)
 
 ORDER = 20
 
@@ -22,14 +26,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "render",
-        help="draw an event frame and a voxel-grid montage (PNG), optionally an animated GIF",
-        description="Draw the events of FILE in a time window: an ON/OFF event frame (ON red, OFF "
-        "blue) and the window's voxel grid, one panel per time bin, in one PNG; --gif also writes "
-        "an animation of event frames over the window.",
-    )
+def arguments(p) -> None:
     p.add_argument("file", help="event file (.raw, .dat, .aedat4, .h5, .npz)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png",
                    help="image to write (.png; also .pdf, .svg, .jpg)")
@@ -42,8 +39,7 @@ def register(sub) -> None:
     p.add_argument("--gif", action="store_true", help="also write an animated GIF of event frames (OUT.gif)")
     p.add_argument("--frames", type=positive_int, default=40, help="GIF frames over the window (default 40)")
     p.add_argument("--fps", type=_positive_float, default=10.0, help="GIF frames per second (default 10)")
-    p.add_argument("--sensor-size", type=size, metavar="WxH", help="sensor size if the file states none")
-    p.set_defaults(func=run)
+    add(p, "sensor-size")
 
 
 def run(args) -> int:

@@ -1,10 +1,18 @@
-"""evfer synth -o DIR --identities N --seed S [--frames 12-24] [--size 160x160] [--fps 30] ..."""
+"""generate synthetic face videos (six expressions) in the CK+ folder layout
+
+Render random synthetic identities, each going from a neutral first frame to the peak of every
+expression (happy, sad, angry, confused, shocked, neutral) with random timing, intensity, blinks,
+head motion and sensor noise. Output follows CK+: DIR/cohn-kanade-images/S###/###/*.png and
+DIR/Emotion/S###/###/*_emotion.txt (codes: happy 5, sad 6, angry 1, confused 2 = contempt, shocked
+7, neutral 0), so `kind: ckplus` or `kind: synthetic` sources read it. Deterministic for a seed; re-
+running skips complete sequences.
+"""
 
 from __future__ import annotations
 
-from ._args import size
-
 import argparse
+
+from ._args import add, size
 
 ORDER = 30
 
@@ -31,17 +39,7 @@ def _classes(text: str) -> list[str]:
     return names
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "synth",
-        help="generate synthetic face videos (six expressions) in the CK+ folder layout",
-        description="Render random synthetic identities, each going from a neutral first frame to the peak "
-        "of every expression (happy, sad, angry, confused, shocked, neutral) with random timing, intensity, "
-        "blinks, head motion and sensor noise. Output follows CK+: DIR/cohn-kanade-images/S###/###/*.png and "
-        "DIR/Emotion/S###/###/*_emotion.txt (codes: happy 5, sad 6, angry 1, confused 2 = contempt, "
-        "shocked 7, neutral 0), so `kind: ckplus` or `kind: synthetic` sources read it. Deterministic for a "
-        "seed; re-running skips complete sequences.",
-    )
+def arguments(p) -> None:
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--identities", type=int, default=24, metavar="N",
                    help="number of identities (1-999, default 24)")
@@ -56,8 +54,7 @@ def register(sub) -> None:
     p.add_argument("--timecode", action="store_true",
                    help="burn a CK+-like running timecode (white digits, lower-left) into every frame")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: all cores)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add(p, "quiet")
 
 
 def run(args) -> int:

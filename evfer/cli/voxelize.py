@@ -1,28 +1,26 @@
-"""evfer voxelize INPUT... -o OUT: event files -> voxel grids (one .npy / .npz / .h5 each)."""
+"""turn event files into voxel grids (one .npy/.npz/.h5 each, as the dataset cache makes them)
+
+Voxelize event files (any format evfer reads) or folders of them (searched recursively, mirrored
+into OUT) with the dataset cache's representation code. One output per file: float32 (T, C, H, W),
+or (C, H, W) when T is 1, with its metadata (source, representation and bins, windows, size,
+normalisation, time span, sensor size, event count; h5 attributes, npz arrays, or <name>.npy.json
+beside the .npy). The span is the clip span an events file of `prepare` stores, else first to last
+event. Outputs made with the same settings are skipped (resume), others recomputed; writes are
+atomic.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from ._args import positive_int, size, window
+from ._args import add, positive_int, size, window
 
 ORDER = 16
 
 
-def register(sub) -> None:
+def arguments(p) -> None:
     from ..datasets.voxel_files import OUTPUT_FORMATS
 
-    p = sub.add_parser(
-        "voxelize",
-        help="turn event files into voxel grids (one .npy/.npz/.h5 each, as the dataset cache makes them)",
-        description="Voxelize event files (any format evfer reads) or folders of them (searched "
-        "recursively, mirrored into OUT) with the dataset cache's representation code. One output "
-        "per file: float32 (T, C, H, W), or (C, H, W) when T is 1, with its metadata (source, "
-        "representation and bins, windows, size, normalisation, time span, sensor size, event count; "
-        "h5 attributes, npz arrays, or <name>.npy.json beside the .npy). The span is the clip span "
-        "an events file of `prepare` stores, else first to last event. Outputs made with the same "
-        "settings are skipped (resume), others recomputed; writes are atomic.",
-    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="event file or folder of event files")
     p.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="output folder")
     p.add_argument("--representation", default="voxel_grid", metavar="NAME",
@@ -40,14 +38,8 @@ def register(sub) -> None:
                    help="time span on the file's clock, both ends inclusive; plain numbers are µs, or use "
                    "units us, ms, s (e.g. 0:500ms, :2s); default: the file's clip span, else first to "
                    "last event")
-    p.add_argument("--sensor-size", type=size, default=None, metavar="WxH",
-                   help="sensor size for files that state none")
     p.add_argument("--format", default="npy", choices=OUTPUT_FORMATS, help="output format (default npy)")
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="parallel worker processes (default 1)")
-    p.add_argument("--overwrite", action="store_true", help="recompute outputs that are already done")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add(p, "workers", "overwrite", "quiet", "sensor-size")
 
 
 def build_representation(name: str, bins: int | None, normalize: str, resize: str):

@@ -15,8 +15,8 @@ from ..errors import ConfigError
 from .ckplus import CKPlus
 from .nefer import Nefer
 from .recordings import Recordings
-from .stills import Stills
 from .source import ClipContext, SourceKind
+from .stills import Stills
 from .synthetic.kind import Synthetic
 from .videos import Videos
 

@@ -31,13 +31,13 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 from ..errors import InputError
 from .clips import Clip, ClipSpec, Skipped, clip_seed
-from .labels import DEFAULT_MAP, normalize_original
 from .event_clips import BoxOptions, RecordingSource
+from .labels import DEFAULT_MAP, normalize_original
 from .source import Scan
 
 #: label set -> (folder, file pattern); ``{split}`` is "train" or "validation".

@@ -23,8 +23,8 @@ import numpy as np
 from ..atomic import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ..config import Config, dump_yaml
 from ..errors import EvferError
-from .balance import balance, class_counts
 from ..jobs import run_jobs
+from .balance import balance, class_counts
 from .clips import ClipResult, ClipSpec, Skipped, clip_meta, crop_from_meta
 from .kinds import make_source, resolve_data
 from .labels import LabelMap

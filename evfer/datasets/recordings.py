@@ -67,10 +67,7 @@ class Recordings(RecordingSource):
         for spec in specs:
             if ids.count(spec.id) > 1:
                 raise InputError(table, f"two rows make the clip {spec.id} (same file, subject, label and start)")
-        specs.sort(key=lambda s: s.id)
-        if self.source.limit is not None:
-            specs = specs[: self.source.limit]
-        return Scan(specs, skipped)
+        return self.listed(specs, skipped)
 
     def _spec(self, table: Path, row) -> ClipSpec:
         path = resolve_path(table, row.get("path"))

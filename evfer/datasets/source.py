@@ -107,6 +107,17 @@ class SourceKind(ABC):
             recipe["emulator"] = self.context.emulator.config()
         return fingerprint(recipe)
 
+    def listed(self, specs: list[ClipSpec], skipped: list[Skipped], expected: str | None = None) -> Scan:
+        """A scan's result: the specs sorted by id and cut to the source's ``limit``; when nothing at
+        all was found (no clip, nothing skipped), InputError naming the root and what was
+        ``expected`` there."""
+        if expected is not None and not specs and not skipped:
+            raise InputError(self.root, f"no clips found (expected {expected})")
+        specs = sorted(specs, key=lambda s: s.id)
+        if self.source.limit is not None:
+            specs = specs[: self.source.limit]
+        return Scan(specs, skipped)
+
     def spec_for_file(self, path: str | os.PathLike, clip_id: str) -> ClipSpec:
         """A spec for one input outside the dataset (``evfer predict``): a video or image folder for
         frame kinds, a recording for event kinds; subject and label unknown."""

@@ -93,12 +93,7 @@ class Stills(FrameSource):
                 stem = "" if sum(s == subject for s, _ in neutrals) == 1 else f"-{Path(neutral).stem}"
                 # "-onset": the neutral start of the subject's sequences (reports keep it apart from expressions)
                 specs.append(ClipSpec(f"{base}{stem}-onset", self.source_name, subject, "neutral", [neutral]))
-        specs.sort(key=lambda s: s.id)
-        if self.source.limit is not None:
-            specs = specs[: self.source.limit]
-        if not specs and not skipped:
-            raise InputError(self.root, "no stills found (expected <subject>/neutral.png + <subject>/<label>.png)")
-        return Scan(specs, skipped)
+        return self.listed(specs, skipped, "<subject>/neutral.png + <subject>/<label>.png, or a csv option")
 
     def frames(self, spec: ClipSpec) -> FrameSet:
         """The clip's frames: the morph of its pair, or its neutral image, both with head motion."""

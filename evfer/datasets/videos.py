@@ -60,12 +60,7 @@ class Videos(FrameSource):
             stem = video.stem if "start_s" not in info else f"{video.stem}_{info['start_s']:g}s"
             clip_id = f"{self.source_name}-{subject}-{normalize_original(label)}-{stem}".translate(_UNSAFE)
             specs.append(ClipSpec(clip_id, self.source_name, subject, normalize_original(label), [str(video)], info))
-        specs.sort(key=lambda s: s.id)
-        if self.source.limit is not None:
-            specs = specs[: self.source.limit]
-        if not specs and not skipped:
-            raise InputError(self.root, "no videos found (expected <label>/<subject>_<name>.mp4 or a csv option)")
-        return Scan(specs, skipped)
+        return self.listed(specs, skipped, "<label>/<subject>_<name>.mp4, or a csv option")
 
     def _rows(self) -> tuple[list[tuple[Path, str, str, dict, str]], list[Skipped]]:
         """(video, subject, label, spec info, item name) per clip, and the skipped rows/files."""

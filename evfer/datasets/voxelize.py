@@ -220,7 +220,7 @@ def voxelize_inputs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike,
                     *, workers: int = 1, overwrite: bool = False, progress: bool = True) -> Summary:
     """Voxelize event files and folders into folder ``out`` (module docstring); a bad file is a
     line in :attr:`Summary.failed` and the rest are done."""
-    from ..jobs import run_jobs
+    from ..jobs import run_jobs, split_outcomes
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -245,15 +245,12 @@ def voxelize_inputs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike,
         if state != "new":
             summary.replaced[job.dst] = state
         todo.append(replace(job, key=key))
-    work = _Voxelize(settings, single_thread=workers > 1)
-    for result in run_jobs(work, todo, workers=workers, desc="voxelize", unit="file", progress=progress,
-                           label=lambda job: str(job.src)):
-        if result.ok:
-            summary.voxelized.append(result.item.dst)
-        else:
-            summary.failed.append((result.item.src, result.error))
-            summary.replaced.pop(result.item.dst, None)
-    summary.voxelized.sort()
-    summary.failed.sort()
+    done, failed = split_outcomes(run_jobs(_Voxelize(settings, single_thread=workers > 1), todo, workers=workers,
+                                           desc="voxelize", unit="file", progress=progress,
+                                           label=lambda job: str(job.src)))
+    for job, _ in failed:
+        summary.replaced.pop(job.dst, None)
+    summary.voxelized = sorted(job.dst for job in done)
+    summary.failed = sorted(summary.failed + [(job.src, error) for job, error in failed])
     return summary
 

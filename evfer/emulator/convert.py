@@ -191,7 +191,7 @@ def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike
                     progress: bool = True) -> Summary:
     """Convert many sources (see the module docstring) with the resolved ``settings``; errors of single
     sources are collected in :attr:`Summary.failed`, not raised."""
-    from ..jobs import run_jobs
+    from ..jobs import run_jobs, split_outcomes
     from .model import resolve_device
 
     settings = settings or EmulatorSettings.resolve()
@@ -212,13 +212,9 @@ def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike
                 continue
             summary.redone.append((job.dst, exc.problem))  # damaged: made again, as prepare does
         todo.append(job)
-    work = _Convert(settings, fps, crop, size)
-    for result in run_jobs(work, todo, workers=workers, desc="convert", unit="clip", progress=progress,
-                           label=lambda job: str(job.src)):
-        if result.ok:
-            summary.converted.append(result.item.dst)
-        else:
-            summary.failed.append((result.item.src, result.error))
-    summary.converted.sort()
-    summary.failed.sort()
+    done, failed = split_outcomes(run_jobs(_Convert(settings, fps, crop, size), todo, workers=workers,
+                                           desc="convert", unit="clip", progress=progress,
+                                           label=lambda job: str(job.src)))
+    summary.converted = sorted(job.dst for job in done)
+    summary.failed = sorted(summary.failed + [(job.src, error) for job, error in failed])
     return summary

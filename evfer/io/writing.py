@@ -12,6 +12,7 @@ from ..events import Events
 from .formats import write_format
 from .metadata import clean_meta, meta_to_json
 
+
 def _chunks(first: Events, rest: Iterator[Events]) -> Iterator[Events]:
     """``first`` then ``rest``, checking they share a sensor size and follow each other in time."""
     last = first.t_end

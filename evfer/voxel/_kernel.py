@@ -21,6 +21,7 @@ import os
 import threading
 
 import numpy as np
+
 from ..jit import njit
 
 VOXEL = 0  # channels = time bins, bilinear in time (Zhu et al. 2019)

@@ -49,7 +49,4 @@ class Synthetic(FrameSource):
         more, from a run that asked for more)."""
         ensure_synthetic(self.root, self.options, progress=progress)
         specs, skipped = scan_ckplus(self.root, self.options, self.source_name)
-        specs = [s for s in specs if int(s.subject.lstrip("S")) <= self.options.identities]
-        if self.source.limit is not None:
-            specs = specs[: self.source.limit]
-        return Scan(specs, skipped)
+        return self.listed([s for s in specs if int(s.subject.lstrip("S")) <= self.options.identities], skipped)
