@@ -1,7 +1,8 @@
 """``evfer export CHECKPOINT -o model.onnx|model.pt``: a deployable model without evfer or Lightning.
 
 - ``.onnx``: ONNX (opset 17, torch's TorchScript-based exporter), input ``voxels`` float32
-  (batch, windows, bins, H, W) with dynamic batch and window count, output ``logits`` (batch, K).
+  (batch, windows, C, H, W) (C: the model's input channels, e.g. voxel bins) with dynamic batch and
+  window count, output ``logits`` (batch, K).
 - ``.pt``: TorchScript (traced), same input and output.
 
 A sidecar ``<output>.json`` records the class names and the voxel/emulator settings the input must be
@@ -31,7 +32,7 @@ def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) ->
     model, classes, cfg = load_checkpoint(checkpoint)
     model = model.float().eval()
     w, h = cfg.voxel.size
-    example = torch.randn(1, cfg.voxel.windows, cfg.voxel.bins, h, w)
+    example = torch.randn(1, cfg.voxel.windows, model.in_channels, h, w)
     with torch.no_grad():
         reference = model(example)
     with atomic_path(out) as tmp, warnings.catch_warnings():
@@ -53,7 +54,7 @@ def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) ->
         "format": "onnx" if kind == ".onnx" else "torchscript",
         "checkpoint": str(checkpoint),
         "classes": classes,
-        "input": {"name": "voxels", "shape": ["batch", "windows", cfg.voxel.bins, h, w], "dtype": "float32"},
+        "input": {"name": "voxels", "shape": ["batch", "windows", model.in_channels, h, w], "dtype": "float32"},
         "output": {"name": "logits", "shape": ["batch", len(classes)], "softmax": False},
         "voxel": to_dict(cfg.voxel),
         "emulator": to_dict(cfg.emulator),
