@@ -1,7 +1,8 @@
 """``evfer export CHECKPOINT -o model.onnx|model.pt``: a deployable model without evfer or Lightning.
 
 - ``.onnx``: ONNX (opset 17, torch's TorchScript-based exporter), input ``voxels`` float32
-  (batch, windows, bins, H, W) with dynamic batch and window count, output ``logits`` (batch, K).
+  (batch, windows, C, H, W) (C: the model's input channels, e.g. voxel bins) with dynamic batch and
+  window count, output ``logits`` (batch, K).
 - ``.pt``: TorchScript (traced), same input and output.
 
 A sidecar ``<output>.json`` records the class names and the voxel/emulator settings the input must be
