@@ -12,8 +12,8 @@ import pytest
 
 from evfer.errors import InputError
 from evfer.io import SUPPORTED_SUFFIXES, iter_events, probe, read_events, write_events
-from evfer.io.native import native, native_steps, panic_message
 from evfer.io.header import read_header
+from evfer.io.native import native, native_steps, panic_message
 from evfer.testing import random_events
 
 

@@ -50,6 +50,10 @@ VARIANTS: dict[str, list[str]] = {
     "no-normalisation": ["voxel.normalize=none"],
     "epochs-40": ["train.epochs=40"],
     "size-128": ["voxel.size=[128, 128]"],
+    "bn-frozen+mixup": ["train.bn=frozen", "train.mixup=0.2"],
+    "bn-frozen+epochs-40": ["train.bn=frozen", "train.epochs=40"],
+    "bn-frozen+mixup+epochs-40": ["train.bn=frozen", "train.mixup=0.2", "train.epochs=40"],
+    "bn-frozen+tta-flip": ["train.bn=frozen", "train.tta_flip=true"],
 }
 
 
@@ -74,15 +78,42 @@ def run(out: Path, data_set: str, variant: str, seed: int) -> dict:
             "cpu": torch.backends.cpu.get_cpu_capability(), "precision": cfg.train.precision}
 
 
+def table(rows: list[dict]) -> str:
+    """Markdown: one line per variant, a column pair per (set, seed): all clips and expression clips,
+    each accuracy with its 95 % Wilson interval."""
+    columns = sorted({(r["set"], r["seed"]) for r in rows}, key=lambda c: (list(SETS).index(c[0]), c[1]))
+    cell = {(r["variant"], r["set"], r["seed"]): r for r in rows}
+
+    def fmt(acc, ci):
+        return "" if acc is None else f"{acc:.3f} ({ci[0]:.2f}-{ci[1]:.2f})"
+
+    head = "| variant | " + " | ".join(f"{s} s{k}: all | {s} s{k}: expressions" for s, k in columns) + " |"
+    lines = [head, "|" + "---|" * (1 + 2 * len(columns))]
+    for variant in VARIANTS:
+        if not any((variant, s, k) in cell for s, k in columns):
+            continue
+        parts = []
+        for s, k in columns:
+            r = cell.get((variant, s, k))
+            parts += ["", ""] if r is None else [fmt(r["accuracy"], r["ci95"]),
+                                                 fmt(r["expression_accuracy"], r["expression_ci95"])]
+        lines.append(f"| {variant} | " + " | ".join(parts) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--sets", default="yale,synthetic")
     ap.add_argument("--only", default="")
     ap.add_argument("--seeds", default="0")
+    ap.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "results.jsonl"
+    if args.table:
+        print(table([json.loads(line) for line in log.read_text().splitlines()]))
+        return 0
     done = {(r["set"], r["variant"], r["seed"]) for r in map(json.loads, log.read_text().splitlines())} \
         if log.exists() else set()
     names = [n for n in VARIANTS if not args.only or n in args.only.split(",")]

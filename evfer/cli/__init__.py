@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evfer",
         description="Event-based facial expression recognition: read and emulate events, "
-        "prepare datasets, train and evaluate a ResNet+LSTM recognizer.",
+        "prepare datasets, train and evaluate a CNN + LSTM recognizer.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")

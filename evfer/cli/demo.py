@@ -1,6 +1,6 @@
 """the whole pipeline on synthetic faces (synthesize, emulate, voxelize, train, evaluate)
 
-Synthesizes face identities, converts them to events, trains ResNet-50 + LSTM on 2 CPU cores and
+Synthesizes face identities, converts them to events, trains MobileNetV2 + LSTM on 2 CPU cores and
 evaluates on identity-disjoint test faces. Target: >= 90% test accuracy in <= 10 minutes.
 """
 
@@ -23,7 +23,7 @@ def run(args) -> int:
     r = run_demo(args.out, args.overrides, progress=not args.quiet)
     rep, m, out = r["report"], r["metrics"], r["out"]
     print()
-    print("evfer demo — synthetic faces, ResNet-50 + LSTM, identity-disjoint test set")
+    print("evfer demo — synthetic faces, MobileNetV2 + LSTM, identity-disjoint test set")
     lo, hi = rep["test_accuracy_ci95"]
     print(f"  test accuracy  {rep['test_accuracy']:.3f}  (95% CI {lo:.3f}-{hi:.3f}; macro-F1 {rep['test_macro_f1']:.3f}; "
           f"{rep['test_clips']} clips from {rep['test_identities']} unseen identities)")

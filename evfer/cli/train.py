@@ -1,4 +1,4 @@
-"""train the ResNet+LSTM recognizer (prepares the data first, resumes an interrupted run)
+"""train the CNN + LSTM recognizer (prepares the data first, resumes an interrupted run)
 
 Prepare the data (cached), train with Lightning (best checkpoint by validation accuracy, early
 stopping, CSV logs, curves) into a run directory. Re-running the same command resumes from

@@ -1,6 +1,6 @@
 """``evfer demo``: the whole pipeline on synthetic faces, sized for 2 CPU cores (~10 minutes).
 
-Synthesize identities -> emulate events -> voxelize -> train ResNet-50 + LSTM (validation identities
+Synthesize identities -> emulate events -> voxelize -> train MobileNetV2 + LSTM (validation identities
 select the checkpoint) -> evaluate once on held-out test identities -> report. Output folder (default
 ``runs/demo``) is the run directory: config.yaml, checkpoints/, metrics.json, confusion.png,
 curves.png, report.html (the one page to look at), plus ``synthetic/`` and ``data/``. Re-running resumes / reuses everything finished.
