@@ -1,6 +1,7 @@
 """Training-step and prediction speed of each backbone + LSTM on this machine, per precision.
 
-For the demo config (evfer/configs/demo.yaml) and the default config (evfer.config defaults), for
+For the demo config (evfer/configs/demo.yaml), the default config (evfer.config defaults) and the CPU
+recipe (configs/ckplus-cpu.yaml: one 3-channel event image per clip), for
 each backbone (ResNet-18/50, MobileNetV2, ...) and each precision (``auto`` is resolved as training
 resolves it: bf16 only where the CPU computes it natively):
 - training: clips/s of a full step (forward, loss, backward, Adam) with batches served by the real
@@ -12,7 +13,7 @@ resolves it: bf16 only where the CPU computes it natively):
 The header names torch's CPU capability (``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`` shows an
 AVX2-only machine) and what ``train.precision: auto`` picks here.
 
-Usage: python benchmarks/train_step.py [--steps N] [--configs demo,default]
+Usage: python benchmarks/train_step.py [--steps N] [--configs demo,default,cpu]
        [--backbones resnet18,resnet50,mobilenet_v2] [--precisions auto,fp32]
 """
 
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evfer.config import AugmentConfig, Config, ModelConfig
+from evfer.config import AugmentConfig, Config, ModelConfig, load_config
 from evfer.datasets.labels import SIX
 from evfer.datasets.manifest import ClipRecord
 from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset
@@ -37,15 +38,18 @@ from evfer.models import build_model
 from evfer.training.augment import ClipAugment
 from evfer.training.demo import demo_config
 from evfer.training.precision import cpu_bf16_instructions, cpu_capability, resolve_precision
+from evfer.training.train import input_channels
 
 
 def _shape(cfg: Config) -> tuple[int, int, int, int, int]:
-    return (cfg.voxel.windows, cfg.voxel.bins, *cfg.voxel.size, cfg.train.batch_size)
+    return (cfg.voxel.windows, input_channels(cfg), *cfg.voxel.size, cfg.train.batch_size)
 
 
-CONFIGS = {  # name: (T, bins, H, W, batch), read from the configs so the figures stay true
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = {  # name: (T, channels, H, W, batch), read from the configs so the figures stay true
     "demo": _shape(demo_config(Path("runs/demo"))),
     "default": _shape(Config()),
+    "cpu": _shape(load_config(ROOT / "configs" / "ckplus-cpu.yaml")),  # 3-channel event images, T=1
 }
 CLASSES = list(SIX)
 
@@ -118,7 +122,7 @@ def bench_predict(cfg: str, backbone: str, precision: str, reps: int) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=6)
-    ap.add_argument("--configs", default="demo,default")
+    ap.add_argument("--configs", default="demo,default,cpu")
     ap.add_argument("--backbones", default="resnet18,resnet50,mobilenet_v2")
     ap.add_argument("--precisions", default="auto,fp32", help="auto, bf16, fp32 (auto resolved as in training)")
     args = ap.parse_args(argv)

@@ -32,9 +32,13 @@ SETS = {
                   "blur_sigma: 0.5}]", "emulator.params={pos_thres: 0.1, neg_thres: 0.1}"],
 }
 
-#: variant name -> overrides on top of the recipe config (configs/ckplus-cpu.yaml)
+#: the baseline every variant changes: configs/ckplus-cpu.yaml as it was before these measurements chose
+#: BatchNorm frozen and 40 epochs (ImageNet MobileNetV2, event image T=1 112x112, Adam 1e-4, 20 epochs)
+BASELINE = ["train.epochs=20", "train.patience=20", "train.bn=train"]
+
+#: variant name -> overrides on top of the baseline; ``bn-frozen+epochs-40`` is configs/ckplus-cpu.yaml
 VARIANTS: dict[str, list[str]] = {
-    "recipe": [],
+    "baseline": [],
     "scratch-resnet18-voxels": ["model.backbone=resnet18", "model.pretrained=null", "voxel.representation=voxel_grid",
                                 "voxel.bins=10", "voxel.windows=3", "voxel.size=[56, 56]", "train.lr=0.001"],
     "random-init": ["model.pretrained=null"],
@@ -54,6 +58,9 @@ VARIANTS: dict[str, list[str]] = {
     "bn-frozen+epochs-40": ["train.bn=frozen", "train.epochs=40"],
     "bn-frozen+mixup+epochs-40": ["train.bn=frozen", "train.mixup=0.2", "train.epochs=40"],
     "bn-frozen+tta-flip": ["train.bn=frozen", "train.tta_flip=true"],
+    # the backbone first trained to reconstruct synthetic faces from their events (tools/pretrain_experiment.py)
+    "bn-frozen+epochs-40+face-event-pretrained": ["train.bn=frozen", "train.epochs=40",
+                                                  "model.pretrained={out}/pretrain/mobilenet_v2-face-events.pt"],
 }
 
 
@@ -64,7 +71,8 @@ def run(out: Path, data_set: str, variant: str, seed: int) -> dict:
     from evfer.training.cv import cross_validate
 
     name = f"{data_set}-{variant}-s{seed}"
-    overrides = [o.replace("{out}", str(out)) for o in SETS[data_set]] + VARIANTS[variant] + [
+    overrides = [o.replace("{out}", str(out)) for o in SETS[data_set]] + BASELINE + [
+        o.replace("{out}", str(out)) for o in VARIANTS[variant]] + [
         f"seed={seed}", f"data.out={out}/data-{data_set}"]
     cfg = load_config(ROOT / "configs" / "ckplus-cpu.yaml", overrides)
     t0 = time.time()
