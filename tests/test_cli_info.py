@@ -246,3 +246,19 @@ def test_mislabelled_files_give_one_line_without_pickle_advice(tmp_path, store):
     junk.write_bytes(bytes(range(256)) * 4)
     _one_error_line(junk, "not an .npz archive")
     assert "pickle" not in _info_process(junk).stderr
+
+
+def test_every_command_help_renders_its_text_verbatim(capsys):
+    """Each sub-command's --help is its module docstring; a '%' in it is printed as written."""
+    from evfer.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name in commands:
+        with pytest.raises(SystemExit) as exit_:
+            main([name, "--help"])
+        assert exit_.value.code == 0
+        text = capsys.readouterr().out
+        assert "%%" not in text and f"evfer {name}" in text, name
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "90% test accuracy" in " ".join(capsys.readouterr().out.split())

@@ -31,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                if not info.name.startswith("_")]
     for mod in sorted(modules, key=lambda m: (m.ORDER, m.__name__)):
         help_line, _, description = mod.__doc__.strip().partition("\n")
-        command = sub.add_parser(mod.__name__.rpartition(".")[2], help=help_line,
-                                 description=" ".join(description.split()).replace("%", "%%"))
+        # argparse %-formats help strings, and descriptions only when they hold "%(prog)"
+        command = sub.add_parser(mod.__name__.rpartition(".")[2], help=help_line.replace("%", "%%"),
+                                 description=" ".join(description.split()))
         mod.arguments(command)
         command.set_defaults(func=mod.run)
     return parser
