@@ -37,10 +37,11 @@ def test_the_cpu_recipe_is_the_one_the_docs_describe():
 
 
 @pytest.mark.slow
-def test_cpu_recipe_cross_validates_a_tiny_ckplus_tree(tmp_path, monkeypatch):
+def test_cpu_recipe_cross_validates_a_tiny_ckplus_tree(tmp_path, monkeypatch, capsys):
     """`evfer cv configs/ckplus-cpu.yaml data.sources.0.root=TREE`, as users run it, on 4 subjects x
     (2 expressions + their onset-neutral clips); the real ImageNet weights when the shared hub cache
-    is there, random ones otherwise."""
+    is there, random ones otherwise. Then `evfer predict` on a test sequence's image folder gives the
+    probabilities evaluation gave that clip (the same event image, made on the fly)."""
     tree = tmp_path / "ck"
     assert main(["synth", "-o", str(tree), "--identities", "4", "--classes", "happy,shocked",
                  "--size", "160x120", "--frames", "8-10", "--timecode", "--workers", "1", "--quiet"]) == 0
@@ -61,3 +62,14 @@ def test_cpu_recipe_cross_validates_a_tiny_ckplus_tree(tmp_path, monkeypatch):
     assert expr["n"] == 4 * 2 and len(expr["accuracy_ci95"]) == 2
     saved = load_config(out / "fold-0" / "config.yaml")
     assert (saved.voxel.representation, saved.model.backbone) == ("event_image", "mobilenet_v2")
+
+    import csv
+
+    row = next(csv.DictReader((out / "fold-0" / "predictions-test.csv").open()))
+    subject, seq = row["id"].split("-", 1)[1].split("_")
+    capsys.readouterr()
+    assert main(["predict", str(out / "fold-0" / "checkpoints" / "best.ckpt"),
+                 str(tree / "cohn-kanade-images" / subject / seq), "--json", "--quiet"]) == 0
+    probs = json.loads(capsys.readouterr().out)[0]["probabilities"]
+    for label, p in probs.items():  # the cache holds float16 planes, predict float32 ones
+        assert p == pytest.approx(float(row[f"p_{label}"]), abs=5e-3), label
