@@ -57,6 +57,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sigmas", default="0,0.5,1,1.5")
     args = ap.parse_args(argv)
+    from evfer.training.machine import machine_line
+
+    print(machine_line(), flush=True)
     torch.set_num_threads(1)
     frames, origin = load_frames()
     rng = np.random.default_rng(0)

@@ -159,6 +159,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--baseline-frames", type=int, default=12)
     args = ap.parse_args()
+    from evfer.training.machine import machine_line
+
+    print(machine_line(), flush=True)
 
     import torch
 

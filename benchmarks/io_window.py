@@ -129,6 +129,9 @@ def main() -> None:
         print(json.dumps(measure(args.measure, args.path, args.t0, args.t1)))
         return
 
+    from evfer.training.machine import machine_line
+
+    print(machine_line(), flush=True)
     from evfer.io import write_events
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="evfer-io-bench-"))

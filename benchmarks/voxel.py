@@ -73,6 +73,9 @@ def main() -> int:
     parser.add_argument("--tonic-repeat", type=int, default=2)
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
+    from evfer.training.machine import machine_line
+
+    print(machine_line(), flush=True)
 
     from tonic.transforms import ToVoxelGrid  # benchmark-only dependency
 

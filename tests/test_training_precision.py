@@ -88,3 +88,12 @@ def test_avx2_environment_really_selects_fp32():
             "c = resolve_precision('auto', 'cpu'); print(cpu_capability(), c.name)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["AVX2", "fp32"]
+
+
+def test_machine_line_names_the_capability_torch_reports():
+    """Benchmarks print this line with their figures: the capability must be torch's own."""
+    from evfer.training.machine import describe_machine, machine_line
+
+    line = machine_line()
+    assert f"CPU capability {torch.backends.cpu.get_cpu_capability()}," in line
+    assert describe_machine("cpu")["cpu_cores"] >= 1 and line.startswith("machine: ")

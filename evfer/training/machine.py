@@ -49,3 +49,12 @@ def describe_machine(device_type: str) -> dict:
         "python": platform.python_version(),
         "evfer": evfer_version,
     }
+
+
+def machine_line(device_type: str = "cpu") -> str:
+    """One line for benchmark and timing output: CPU model, cores, torch threads, torch's CPU
+    capability and whether the CPU has AVX512-BF16/AMX."""
+    m = describe_machine(device_type)
+    return (f"machine: {m['cpu']}, {m['cpu_cores']} cores, {m['torch_threads']} torch threads, CPU capability "
+            f"{m['cpu_capability']}, AVX512-BF16/AMX {'yes' if m['cpu_bf16_instructions'] else 'no'}, "
+            f"torch {m['torch']}")
