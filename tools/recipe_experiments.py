@@ -9,6 +9,9 @@ Development sets (no CK+ here): ``yale`` — the 15 real Yale faces as ``kind: s
 happy/sad/surprised, morphed; ``../shared/data/faces-yale``); ``synthetic`` — 16 synthetic identities
 with onset-neutral clips, as CK+ has.
 
+The variant ``bn-frozen+epochs-40+face-event-pretrained`` needs ``OUT/pretrain/mobilenet_v2-face-events.pt``
+(``python tools/pretrain_experiment.py OUT/pretrain`` first).
+
 Usage: TORCH_HOME=../shared/weights python tools/recipe_experiments.py OUT [--sets yale,synthetic]
        [--only NAME,NAME] [--seeds 0]
 """
