@@ -37,7 +37,8 @@ from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset
 from evfer.models import build_model
 from evfer.training.augment import ClipAugment
 from evfer.training.demo import demo_config
-from evfer.training.precision import cpu_bf16_instructions, cpu_capability, resolve_precision
+from evfer.training.machine import machine_line
+from evfer.training.precision import resolve_precision
 from evfer.training.train import input_channels
 
 
@@ -127,8 +128,7 @@ def main(argv=None) -> int:
     ap.add_argument("--precisions", default="auto,fp32", help="auto, bf16, fp32 (auto resolved as in training)")
     args = ap.parse_args(argv)
     auto = resolve_precision("auto", "cpu")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability {cpu_capability()}, "
-          f"AVX512-BF16/AMX {'yes' if cpu_bf16_instructions() else 'no'}; precision auto -> {auto.name} ({auto.reason})")
+    print(f"{machine_line()}; precision auto -> {auto.name} ({auto.reason})")
     precisions = []
     for name in args.precisions.split(","):
         with warnings.catch_warnings():

@@ -118,3 +118,24 @@ def test_unreadable_video_says_permission_denied(tmp_path, monkeypatch):
         monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if str(p) == str(video) else real(p, mode))
     specs, skipped = scan(tmp_path)
     assert not specs and skipped[0].reason == f"{video}: permission denied"
+
+
+def test_clip_with_frames_decodes_once_and_equals_clip(tmp_path, monkeypatch):
+    """The prediction video needs the clip and its source frames: one decode gives both, and the clip
+    is the one `clip` makes (the event filter included)."""
+    from evfer.config import DenoiseConfig
+    from evfer.datasets.frame_clips import FrameSource
+    from evfer.datasets.source import ClipContext
+
+    write_video(tmp_path / "happy" / "s01_a.mp4", 2, "happy", n=10, fps=25)
+    context = ClipContext(denoise=DenoiseConfig(window_us=20_000, radius=1))
+    source = make_source(source_config("videos", tmp_path, frame_size=[48, 48], blur_sigma=0), context)
+    (spec,) = source.scan(progress=False).specs
+    expected, expected_frames = source.clip(spec), source.frames(spec)
+    decodes = []
+    original = FrameSource.frames
+    monkeypatch.setattr(FrameSource, "frames", lambda self, s: decodes.append(s) or original(self, s))
+    clip, frame_set = source.clip_with_frames(spec)
+    assert len(decodes) == 1
+    assert clip.events == expected.events and 0 < clip.events.meta["denoise_kept"] < clip.events.meta["denoise_input"]
+    assert (frame_set.frames == expected_frames.frames).all() and (frame_set.times == expected_frames.times).all()

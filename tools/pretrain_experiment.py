@@ -131,7 +131,9 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=15)
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads")
+    from evfer.training.machine import machine_line
+
+    print(machine_line())
     t0 = time.time()
     x, y = make_pairs(args.out, args.identities, args.seed)
     print(f"{len(x)} pairs {x.shape} -> {y.shape} in {time.time() - t0:.0f} s", flush=True)

@@ -77,6 +77,11 @@ class FrameSource(SourceKind):
     def make_clip(self, spec: ClipSpec) -> Clip:
         return emulate_frames(spec, self.frames(spec), self.options, self.context.emulator)
 
+    def clip_with_frames(self, spec: ClipSpec) -> tuple[Clip, FrameSet]:
+        """:meth:`clip` and the frames it was made from, made once (a video decoded, stills morphed)."""
+        frame_set = self.frames(spec)
+        return self.filtered(emulate_frames(spec, frame_set, self.options, self.context.emulator)), frame_set
+
     def spec_for_file(self, path, clip_id: str) -> ClipSpec:
         """A video, or an image folder (its images in natural order, at least 2), as one clip."""
         path = Path(path)

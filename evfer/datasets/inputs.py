@@ -50,7 +50,7 @@ def clip_for_file(cfg: Config, path: str | os.PathLike, *, box: str | None = Non
 def kind_for_file(cfg: Config, path: str | os.PathLike, *, box: str | None = None,
                   clip_id: str | None = None) -> tuple[SourceKind, ClipSpec]:
     """The kind object and spec :func:`clip_for_file` makes the clip of ``path`` with (a frame kind
-    also gives the clip's source frames: ``kind.frames(spec)``)."""
+    also gives the clip with its source frames: ``kind.clip_with_frames(spec)``)."""
     path = Path(path)
     kind_of_input = input_type(path)
     context = resolve_data(cfg)

@@ -83,7 +83,10 @@ class SourceKind(ABC):
     def clip(self, spec: ClipSpec) -> Clip:
         """The clip's events as every stage makes them: :meth:`make_clip`, then the background-activity
         filter when ``data.denoise`` enables it."""
-        clip = self.make_clip(spec)
+        return self.filtered(self.make_clip(spec))
+
+    def filtered(self, clip: Clip) -> Clip:
+        """``clip`` through the run-wide background-activity filter (when ``data.denoise`` enables it)."""
         denoise = self.context.denoise
         if denoise.window_us > 0:
             from ..filters import background_activity_filter

@@ -146,9 +146,8 @@ def render_file(model, classes: list[str], cfg: Config, path: str | os.PathLike,
 
     out = check_video_path(out)
     kind, spec = kind_for_file(cfg, path, box=box)
-    clip = kind.clip(spec)
+    clip, source = kind.clip_with_frames(spec) if isinstance(kind, FrameSource) else (kind.clip(spec), None)
     prediction = predict_clip(model, classes, cfg, clip, path)
-    source = kind.frames(spec) if isinstance(kind, FrameSource) else None
     view = prediction_view(path, clip, prediction, source)
     n = write_video(view, out, frames_per_window=frames_per_window, fps=fps, progress=progress)
     return {**prediction, "render": str(out), "render_frames": n}
