@@ -176,3 +176,12 @@ def test_input_error_survives_pickling():
 
     err = pickle.loads(pickle.dumps(InputError("f.png", "bad")))
     assert str(err) == "f.png: bad" and err.problem == "bad"
+
+
+def test_limit_keeps_the_first_clips_in_id_order(tmp_path):
+    for subject, seq, code in [("S010", "004", 5), ("S005", "002", 3), ("S005", "001", 6)]:
+        make_sequence(tmp_path, subject, seq, 6, code=code)
+    everything, _ = scan_ckplus(tmp_path)
+    assert [s.id for s in everything] == sorted(s.id for s in everything) and len(everything) == 6
+    limited, _ = scan_ckplus(tmp_path, limit=2)
+    assert [s.id for s in limited] == ["ckplus-S005_001", "ckplus-S005_001-onset"]

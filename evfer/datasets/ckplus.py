@@ -54,8 +54,7 @@ class CKPlus(FrameSource):
     listing_options = frozenset({"neutral_from_onset"})
 
     def scan(self, progress: bool = True) -> Scan:
-        specs, skipped = scan_ckplus(self.root, self.options, self.source_name, self.source.limit)
-        return Scan(specs, skipped)
+        return self.listed(*scan_ckplus(self.root, self.options, self.source_name))
 
 
 def _find_dir(root: Path, name: str) -> Path | None:
@@ -77,9 +76,9 @@ def parse_emotion_file(path: Path) -> str:
     return CKPLUS_CODES[int(value)]
 
 
-def scan_ckplus(root: Path, options: CKPlusOptions, source: str = "ckplus",
-                limit: int | None = None) -> tuple[list[ClipSpec], list[Skipped]]:
-    """List the clips of a CK+-layout folder; unusable sequences are returned as skipped items."""
+def scan_ckplus(root: Path, options: CKPlusOptions, source: str = "ckplus") -> tuple[list[ClipSpec], list[Skipped]]:
+    """List the clips of a CK+-layout folder (in folder order: :meth:`SourceKind.listed` sorts them and
+    applies the source's ``limit``); unusable sequences are returned as skipped items."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(root, "CK+ folder not found")
@@ -109,9 +108,6 @@ def scan_ckplus(root: Path, options: CKPlusOptions, source: str = "ckplus",
             if k >= 2:
                 specs.append(ClipSpec(f"{base}-onset", source, subject, "neutral", [str(f) for f in frames[:k]],
                                       {"fps": options.fps, "frames": [0, k], "onset_of": base}))
-    specs.sort(key=lambda s: s.id)
-    if limit is not None:
-        specs = specs[:limit]
     return specs, skipped
 
 
