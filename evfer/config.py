@@ -201,7 +201,15 @@ class TrainConfig:
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 50
-    patience: int = 10  # early stopping on validation accuracy
+    # the model a run keeps (checkpoints/best.ckpt): val_acc = the epoch of highest validation accuracy,
+    # val_loss = of lowest validation loss (ties: the later epoch); last = the last epoch (a fixed budget)
+    select: Literal["val_acc", "val_loss", "last"] = "val_acc"
+    patience: int = 10  # early stopping on the select metric (val_acc / val_loss; none with select: last)
+    # > 0: the kept model is the mean of the weights at the end of the last N epochs (SWA-style; select: last)
+    average_epochs: int = 0
+    head_epochs: int = 0  # the first N epochs train the LSTM head only, the backbone fixed (a linear probe)
+    ensemble: int = 1  # K > 1: K members (seeds seed, seed+1, ...) kept as one model averaging probabilities
+    ensemble_workers: int = 0  # members trained at once (processes; CPU only); 0 = as many as the cores allow
     # auto: bf16 where the hardware computes it natively (CUDA with bf16; CPU with AVX512-BF16/AMX), else fp32
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     channels_last: bool = True
@@ -240,6 +248,14 @@ class TrainConfig:
         _need(path, "label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)")
         _need(path, "mixup", self.mixup >= 0, ">= 0 (0 disables)")
         _need(path, "ema_decay", 0 <= self.ema_decay < 1, "in [0, 1) (0 disables)")
+        _need(path, "average_epochs", 0 <= self.average_epochs <= self.epochs, "in [0, train.epochs] (0 disables)")
+        _need(path, "average_epochs", self.average_epochs == 0 or self.select == "last",
+              "0 unless train.select is last (the average of the last epochs is the kept model)")
+        _need(path, "average_epochs", self.average_epochs == 0 or self.ema_decay == 0,
+              "0 when train.ema_decay is set (one weight average at a time)")
+        _need(path, "head_epochs", 0 <= self.head_epochs <= self.epochs, "in [0, train.epochs]")
+        _need(path, "ensemble", self.ensemble >= 1, "at least 1")
+        _need(path, "ensemble_workers", self.ensemble_workers >= 0, ">= 0 (0: as many as the cores allow)")
 
 
 @dataclass

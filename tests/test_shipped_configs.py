@@ -71,5 +71,7 @@ def test_cpu_recipe_cross_validates_a_tiny_ckplus_tree(tmp_path, monkeypatch, ca
     assert main(["predict", str(out / "fold-0" / "checkpoints" / "best.ckpt"),
                  str(tree / "cohn-kanade-images" / subject / seq), "--json", "--quiet"]) == 0
     probs = json.loads(capsys.readouterr().out)[0]["probabilities"]
-    for label, p in probs.items():  # the cache holds float16 planes, predict float32 ones
-        assert p == pytest.approx(float(row[f"p_{label}"]), abs=5e-3), label
+    # by construction the same numbers: predict feeds the cache's float16 planes and both infer in
+    # fp32 on every CPU; the only difference left is the 4-decimal rounding of the two outputs
+    for label, p in probs.items():
+        assert p == pytest.approx(float(row[f"p_{label}"]), abs=1.1e-4), label

@@ -70,15 +70,22 @@ def test_cuda_needs_native_bf16(monkeypatch):
     assert P.device_type("gpu") == "cuda" and P.device_type("cpu") == "cpu" and P.device_type("auto") == "cuda"
 
 
-def test_inference_autocast_follows_the_choice(cpu):
-    cfg = load_config(None, [])
-    assert cfg.train.precision == "auto"
-    cpu("AVX2", True)
-    with P.autocast_for(cfg, torch.device("cpu")):
-        assert not torch.is_autocast_enabled("cpu")
-    cpu("AVX512", True)
-    with P.autocast_for(cfg, torch.device("cpu")):
-        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+def test_cpu_inference_is_fp32_whatever_the_training_precision(cpu):
+    """evaluate and predict must give the same numbers on every CPU: no bf16 autocast at inference on
+    a CPU, even where training picked bf16 (AVX512-BF16) or was told to."""
+    for precision in ("auto", "bf16", "fp32"):
+        cfg = load_config(None, [f"train.precision={precision}"])
+        for capability in ("AVX2", "AVX512"):
+            cpu(capability, True)
+            with P.autocast_for(cfg, torch.device("cpu")):
+                assert not torch.is_autocast_enabled("cpu")
+
+
+def test_cuda_inference_follows_the_training_precision(monkeypatch):
+    cfg = load_config(None, ["train.precision=bf16"])
+    monkeypatch.setattr(P, "resolve_precision", lambda requested, device: P.Precision("bf16", "test"))
+    ctx = P.autocast_for(cfg, torch.device("cuda"))
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
 
 
 def test_avx2_environment_really_selects_fp32():

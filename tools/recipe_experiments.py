@@ -39,6 +39,9 @@ SETS = {
 #: BatchNorm frozen and 40 epochs (ImageNet MobileNetV2, event image T=1 112x112, Adam 1e-4, 20 epochs)
 BASELINE = ["train.epochs=20", "train.patience=20", "train.bn=train"]
 
+#: the recipe chosen before issue 18 (configs/ckplus-cpu.yaml at commit d7ab628) on top of BASELINE
+RECIPE = ["train.bn=frozen", "train.epochs=40", "train.patience=40"]
+
 #: variant name -> overrides on top of the baseline; ``ckplus-cpu.yaml`` is the shipped recipe
 VARIANTS: dict[str, list[str]] = {
     "baseline": [],
@@ -66,6 +69,14 @@ VARIANTS: dict[str, list[str]] = {
     # the backbone first trained to reconstruct synthetic faces from their events (tools/pretrain_experiment.py)
     "bn-frozen+epochs-40+face-event-pretrained": ["train.bn=frozen", "train.epochs=40",
                                                   "model.pretrained={out}/pretrain/mobilenet_v2-face-events.pt"],
+    # --- model selection and averaging (issue 18), each on top of the recipe above (ckplus-cpu.yaml)
+    "val-acc-later": [*RECIPE, "train.select=val_acc"],  # ties go to the later epoch
+    "val-loss": [*RECIPE, "train.select=val_loss"],
+    "last": [*RECIPE, "train.select=last"],
+    "swa-10": [*RECIPE, "train.select=last", "train.average_epochs=10"],
+    "head-5+swa-10": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=5"],
+    "last+ensemble-3": [*RECIPE, "train.select=last", "train.ensemble=3"],
+    "swa-10+ensemble-3": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.ensemble=3"],
 }
 
 

@@ -56,6 +56,17 @@ class CKPlus(FrameSource):
     def scan(self, progress: bool = True) -> Scan:
         return self.listed(*scan_ckplus(self.root, self.options, self.source_name))
 
+    def file_clip_id(self, path: Path) -> str:
+        """A sequence folder in a CK+ layout (``S005/001`` or ``S005_001``) gets the id ``prepare``
+        gives it, so its emulated events (seeded by the id) are the prepared ones."""
+        path = Path(path)
+        if path.is_dir():
+            if _SEQ_RE.fullmatch(path.name):
+                return f"{self.source_name}-{path.name}"
+            if _SEQ_RE.fullmatch(f"{path.parent.name}_{path.name}"):
+                return f"{self.source_name}-{path.parent.name}_{path.name}"
+        return super().file_clip_id(path)
+
 
 def _find_dir(root: Path, name: str) -> Path | None:
     for cand in (root / name, *root.glob(f"*/{name}"), *root.glob(f"*/*/{name}")):

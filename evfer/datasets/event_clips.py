@@ -6,7 +6,9 @@ time segment of it (``spec.info["t_start_us"]``/``["t_end_us"]``), cropped to a 
 source's ``face_box`` when given, else a box estimated from event density
 (:mod:`evfer.datasets.facebox`, ``box_size``), or the whole sensor (``spec.info["box"] = "none"``).
 The crop's corner becomes (0, 0) and the sensor size the box size; timestamps stay on the file's
-clock. The clip spans its first to last event (or the segment, when given).
+clock. The clip spans its first to last event (or the segment, when given); an evfer clip file
+(one ``prepare`` wrote) spans what its metadata states, so a prepared clip given to ``predict`` is
+the clip evaluation saw.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def recording_clip(path: str, box: str | list[int] = "density", box_size: list[i
     if box not in ("density", "none"):
         check_box_options(box, box_size)
     try:
-        crop, events = _crop(path, box, box_size, t_start, t_end, sensor_size)
+        crop, events, stored_span = _crop(path, box, box_size, t_start, t_end, sensor_size)
     except (EvferError, KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
         raise
     except BaseException as exc:  # noqa: BLE001 - decoder panics (pyo3) are BaseExceptions
@@ -82,11 +84,15 @@ def recording_clip(path: str, box: str | list[int] = "density", box_size: list[i
         raise InputError(path, f"cannot read the recording: {message}") from None
     if not len(events):
         raise InputError(path, f"no events inside the face box {list(crop.box)} ({crop.method})")
-    span = (t_start if t_start is not None else events.t_start, t_end - 1 if t_end is not None else events.t_end)
+    if t_start is None and t_end is None and stored_span:
+        span = stored_span
+    else:
+        span = (t_start if t_start is not None else events.t_start, t_end - 1 if t_end is not None else events.t_end)
     return Clip(events.with_meta(path=str(path)), (int(span[0]), int(span[1])), crop)
 
 
-def _crop(path: str, box, box_size, t_start, t_end, sensor_size) -> tuple[Crop, Events]:
+def _crop(path: str, box, box_size, t_start, t_end, sensor_size) -> tuple[Crop, Events, tuple[int, int] | None]:
+    """(crop, cropped events, the span stored in an evfer clip file's metadata or None)."""
     from ..io import iter_events
 
     def chunks():
@@ -128,7 +134,9 @@ def _crop(path: str, box, box_size, t_start, t_end, sensor_size) -> tuple[Crop, 
     if total == 0:
         raise InputError(path, "recording holds no events")
     events = Events.concatenate(parts) if parts else Events.empty(crop.box[2], crop.box[3])
-    return crop, events.with_meta(sensor_size=[width, height])
+    stored = first.meta.get("span_us")
+    span = (int(stored[0]), int(stored[1])) if isinstance(stored, (list, tuple)) and len(stored) == 2 else None
+    return crop, events.with_meta(sensor_size=[width, height]), span
 
 
 def _chain(first: Events, rest):

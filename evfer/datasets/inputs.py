@@ -41,7 +41,7 @@ def clip_for_file(cfg: Config, path: str | os.PathLike, *, box: str | None = Non
     ``box`` (recordings): "auto" (face box from event density), "x,y,w,h" (sensor pixels), "none"
     (whole sensor) or None — the source's own rule (its ``face_box``, else density; the whole sensor
     when the run has no event source). ``clip_id`` seeds the emulator's per-pixel thresholds
-    (default: the file name).
+    (default: the kind's :meth:`~evfer.datasets.source.SourceKind.file_clip_id`, e.g. the file name).
     """
     kind, spec = kind_for_file(cfg, path, box=box, clip_id=clip_id)
     return kind.clip(spec)
@@ -60,7 +60,7 @@ def kind_for_file(cfg: Config, path: str | os.PathLike, *, box: str | None = Non
         if kind_of_input == EVENTS and box is None:
             box = "none"
     kind = make_source(src, context)
-    spec = kind.spec_for_file(path, clip_id or path.name)
+    spec = kind.spec_for_file(path, clip_id or kind.file_clip_id(path))
     if box is not None and kind_of_input == EVENTS:  # frames are cropped by the face detector
         spec.info["box"] = parse_box(box, path)
     return kind, spec

@@ -129,6 +129,11 @@ class SourceKind(ABC):
             raise InputError(path, "no such file or folder")
         return ClipSpec(clip_id, self.source_name, "", "", [str(path)], self.file_info(path))
 
+    def file_clip_id(self, path: Path) -> str:
+        """The clip id of one input outside the dataset (it seeds the emulator's per-clip draws):
+        the file's name; kinds whose layout names clips give the id ``prepare`` would."""
+        return Path(path).name
+
     def file_info(self, path: Path) -> dict[str, Any]:
         """``ClipSpec.info`` for :meth:`spec_for_file` (kinds add what their ``make_clip`` reads)."""
         return {}

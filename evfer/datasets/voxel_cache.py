@@ -48,6 +48,13 @@ def clip_planes(clip: Clip, vox: VoxelConfig, representation: Representation | N
                     t_start=clip.span_us[0], t_end=clip.span_us[1])
 
 
+def as_cached(planes: np.ndarray) -> np.ndarray:
+    """``planes`` as the cache stores them: float16, clipped to its range. ``evfer predict`` feeds the
+    model these same numbers (as float32), so a clip predicted on the fly gets exactly the
+    probabilities evaluation gave its cache row."""
+    return np.clip(planes, -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+
+
 def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *, workers: int = 1,
                       progress: bool = True) -> Path:
     """Build (or reuse) the cache for ``records``; returns its folder."""
@@ -88,8 +95,7 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
         if old is not None and cid in old_row:
             arr[row] = old[old_row[cid]]
         else:
-            planes = clip_planes(read_clip(out / by_id[cid].events_path), vox, rep)
-            arr[row] = np.clip(planes, -FLOAT16_MAX, FLOAT16_MAX)
+            arr[row] = as_cached(clip_planes(read_clip(out / by_id[cid].events_path), vox, rep))
 
     threads = get_threads()
     try:

@@ -4,6 +4,7 @@
 - :mod:`.resnet` — ResNet-18/34/50/101/152 (``in_channels`` stem; feature mode).
 - :mod:`.pretrained` — ImageNet checkpoints (path or torch.hub cache) with stem adaptation + report.
 - :mod:`.recognizer` — :class:`Recognizer`, :func:`build_model`, :func:`check_model_config`.
+- :mod:`.ensemble` — :class:`Ensemble`: K recognizers as one model (the mean of their probabilities).
 - :mod:`.state` — reading checkpoint files, stripping wrapper prefixes, compatibility checks.
 
 Architecture settings are :class:`evfer.config.ModelConfig` (the ``model:`` section of a config).
@@ -12,6 +13,7 @@ Architecture settings are :class:`evfer.config.ModelConfig` (the ``model:`` sect
 from __future__ import annotations
 
 from .backbones import BACKBONES, get_backbone, identify
+from .ensemble import Ensemble
 from .pretrained import IMAGENET_CHOICES, LoadReport, adapt_first_conv, imagenet_url, load_pretrained
 from .recognizer import Recognizer, build_model, check_model_config
 from .resnet import ResNet, feature_dim, resnet
@@ -22,6 +24,7 @@ __all__ = [
     "BACKBONES",
     "IMAGENET_CHOICES",
     "Backbone",
+    "Ensemble",
     "LoadReport",
     "Recognizer",
     "ResNet",

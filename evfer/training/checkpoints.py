@@ -15,18 +15,46 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from ..atomic import atomic_path
 from ..config import Config, from_dict
-from ..errors import ConfigError, InputError
-from ..models import Recognizer, check_compatible, read_checkpoint, strip_prefix
+from ..errors import ConfigError, InputError, OutputError
+from ..models import Ensemble, Recognizer, check_compatible, read_checkpoint, strip_prefix
 
 #: hyper_parameters key of the architecture; "evfer_model" in checkpoints of evfer <= 0.1.0.
 ARCHITECTURE_KEYS = ("architecture", "evfer_model")
 
 
-class Restored(NamedTuple):
-    """A trained model (eval mode, CPU), its class names and the run's config."""
+def write_checkpoint(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """``torch.save`` ``checkpoint`` to ``path`` atomically: a full disk or a killed process never
+    leaves a truncated file under the final name (nor a temporary behind); OutputError naming
+    ``path`` when it cannot be written."""
+    import torch
 
-    model: Recognizer
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(dict(checkpoint), tmp)
+    except OSError as exc:
+        raise OutputError(path, f"cannot write the checkpoint ({exc.strerror or exc})") from None
+    except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError
+        raise OutputError(path, f"cannot write the checkpoint ({' '.join(str(exc).split())[:200]})") from None
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, atomic (see :func:`write_checkpoint`); Lightning's own writes the
+    final file in place."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        write_checkpoint(checkpoint, path)
+
+
+class Restored(NamedTuple):
+    """A trained model (eval mode, CPU; an :class:`Ensemble` for an ensemble run), its class names and
+    the run's config."""
+
+    model: Recognizer | Ensemble
     classes: list[str]
     config: Config
 
@@ -60,16 +88,26 @@ def read_config(path: str | os.PathLike) -> Config:
     return _config(_hparams(read_checkpoint(path, mmap=True), path), path)
 
 
-def restore_model(ckpt: Mapping[str, Any], source: str | os.PathLike | None = None) -> Recognizer:
-    """Rebuild the :class:`Recognizer` of an already-loaded checkpoint and load its weights (strict);
-    one-line InputError naming ``source`` when the architecture is missing or does not fit the weights."""
+def restore_model(ckpt: Mapping[str, Any], source: str | os.PathLike | None = None) -> Recognizer | Ensemble:
+    """Rebuild the :class:`Recognizer` (or the :class:`Ensemble` of an ensemble run) of an already-loaded
+    checkpoint and load its weights (strict); one-line InputError naming ``source`` when the
+    architecture is missing or does not fit the weights."""
     hp = ckpt.get("hyper_parameters") or {}
     arch = next((hp[k] for k in ARCHITECTURE_KEYS if isinstance(hp.get(k), Mapping)), None)
     if arch is None:
         raise InputError(source, "checkpoint has no evfer model architecture (not an evfer checkpoint)")
     arch = {k: v for k, v in arch.items() if k != "zero_init_residual"}  # an option of evfer <= 0.1.0, never set
-    model = Recognizer.from_architecture(arch, source)
-    state, _ = strip_prefix(ckpt.get("state_dict", {}), anchor="lstm.weight_ih_l0")
+    stored = arch.pop("ensemble", None)
+    if stored is not None:
+        members = stored if isinstance(stored, int) and not isinstance(stored, bool) else 0
+        if members < 1:
+            raise InputError(source, f"stored ensemble size is invalid ({stored!r})")
+        model = Ensemble([Recognizer.from_architecture(arch, source) for _ in range(members)])
+        anchor = "members.0.lstm.weight_ih_l0"
+    else:
+        model = Recognizer.from_architecture(arch, source)
+        anchor = "lstm.weight_ih_l0"
+    state, _ = strip_prefix(ckpt.get("state_dict", {}), anchor=anchor)
     check_compatible(model, state, source, what=model.describe())
     model.load_state_dict(state, strict=True)
     return model

@@ -1,8 +1,9 @@
 """``evfer evaluate RUN_DIR [--split test]``: the only place the test split is used.
 
 Writes ``metrics.json`` (test) or ``metrics-<split>.json``: accuracy, macro-F1, per-class
-precision/recall/F1, confusion matrix, class names; ``confusion.png`` / ``confusion-<split>.png``;
-and the per-clip predictions ``predictions-<split>.csv``.
+precision/recall/F1, confusion matrix, class names (and, for an ensemble, each member's accuracy
+under ``members``); ``confusion.png`` / ``confusion-<split>.png``; and the per-clip predictions
+``predictions-<split>.csv``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..atomic import write_json_atomic, write_text_atomic
 from ..config import Config
 from ..datasets.manifest import ClipRecord, read_manifest
 from ..errors import InputError
+from ..models import Ensemble
 from .checkpoints import find_checkpoint, load_checkpoint
 from .inference import predict_proba
 from .metrics import classification_metrics, clip_accuracy
@@ -39,6 +41,32 @@ def predict_clips(model, cache, records: list[ClipRecord], classes: list[str], c
         x = torch.stack([ds[j][0] for j in range(i, min(i + batch_size, len(ds)))]).to(device)
         out.append(predict_proba(model, x, cfg, tta_flip=tta_flip))
     return torch.cat(out).numpy() if out else np.zeros((0, len(classes)), np.float32)
+
+
+def member_probabilities(model, cache, records: list[ClipRecord], classes: list[str], cfg: Config,
+                         tta_flip: bool | None = None) -> list[np.ndarray]:
+    """Per member of an :class:`Ensemble`, its probabilities (N, K) for ``records`` (their mean is the
+    ensemble's); for a single model, a list of one."""
+    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    return [predict_clips(m, cache, records, classes, cfg, tta_flip=tta_flip) for m in members]
+
+
+def split_accuracy(checkpoint: str | Path, cfg: Config, cache, records: list[ClipRecord], classes: list[str]) -> float:
+    """Accuracy of the model in ``checkpoint`` on ``records`` (e.g. a run's validation clips)."""
+    probs = predict_clips(load_checkpoint(checkpoint).model, cache, records, classes, cfg)
+    return float(np.mean(probs.argmax(1) == np.array([classes.index(r.label) for r in records])))
+
+
+def member_metrics(member_probs: list[np.ndarray], records: list[ClipRecord], y_true: list[int], classes: list[str],
+                   seed: int) -> list[dict]:
+    """Each ensemble member's accuracy (with its interval), macro-F1 and expression-clip accuracy."""
+    out = []
+    for i, p in enumerate(member_probs):
+        pred = p.argmax(1).tolist()
+        m = classification_metrics(y_true, pred, classes)
+        out.append({"member": i, "seed": seed + i, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"],
+                    **clip_accuracy([r.id for r in records], y_true, pred)})
+    return out
 
 
 def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | None = None,
@@ -72,12 +100,15 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
         cache = VoxelCache(build_voxel_cache(Path(cfg.data.out), records, cfg.voxel, progress=False))
 
     flip = cfg.train.tta_flip if tta_flip is None else tta_flip
-    probs = predict_clips(model, cache, records, classes, cfg, tta_flip=flip)
+    per_member = member_probabilities(model, cache, records, classes, cfg, tta_flip=flip)
+    probs = np.mean(per_member, axis=0)
     y_true = [classes.index(r.label) for r in records]
     y_pred = probs.argmax(1).tolist()
     metrics = classification_metrics(y_true, y_pred, classes)
     metrics.update(clip_accuracy([r.id for r in records], y_true, y_pred))
     metrics.update(split=split, checkpoint=str(ckpt), subjects=len({r.subject for r in records}), tta_flip=flip)
+    if isinstance(model, Ensemble):
+        metrics["members"] = member_metrics(per_member, records, y_true, classes, cfg.seed)
     suffix = "" if split == "test" else f"-{split}"
     write_json_atomic(run_dir / f"metrics{suffix}.json", metrics)
     plot_confusion(metrics["confusion_matrix"], classes, run_dir / f"confusion{suffix}.png",

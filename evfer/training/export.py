@@ -19,6 +19,7 @@ import torch
 from ..atomic import atomic_path, write_json_atomic
 from ..config import to_dict
 from ..errors import EvferError, InputError
+from ..models import Ensemble
 
 
 def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) -> dict:
@@ -56,6 +57,8 @@ def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) ->
         "classes": classes,
         "input": {"name": "voxels", "shape": ["batch", "windows", model.in_channels, h, w], "dtype": "float32"},
         "output": {"name": "logits", "shape": ["batch", len(classes)], "softmax": False},
+        # > 1: the output is log(mean of the members' probabilities): its softmax is the ensemble's
+        "ensemble": len(model) if isinstance(model, Ensemble) else 1,
         "voxel": to_dict(cfg.voxel),
         "emulator": to_dict(cfg.emulator),
         "max_abs_logit_diff_vs_torch": max_diff,

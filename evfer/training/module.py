@@ -36,6 +36,9 @@ class RecognizerModule(L.LightningModule):
             λ ~ Beta(alpha, alpha) drawn from torch's seeded RNG; 0 = off.
         bn: "frozen": the backbone's BatchNorm layers stay in eval mode (running statistics kept, e.g.
             ImageNet's) and their affine weights are not trained; "train": usual BatchNorm.
+        head_epochs: the first ``head_epochs`` epochs train the LSTM head only: the backbone's
+            parameters get no gradient and its layers stay in eval mode (a linear probe before
+            fine-tuning, Kumar et al. 2022); from then on the whole network trains.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class RecognizerModule(L.LightningModule):
         label_smoothing: float = 0.0,
         mixup: float = 0.0,
         bn: str = "train",
+        head_epochs: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
@@ -61,6 +65,7 @@ class RecognizerModule(L.LightningModule):
         self.frozen_bn = [m for m in net.backbone.modules() if isinstance(m, _BatchNorm)] if bn == "frozen" else []
         for m in self.frozen_bn:
             m.requires_grad_(False)
+        self.backbone_trains = True
         k = len(classes)
         self.train_acc = MulticlassAccuracy(k, average="micro")
         self.val_acc = MulticlassAccuracy(k, average="micro")
@@ -72,7 +77,24 @@ class RecognizerModule(L.LightningModule):
         super().train(mode)
         for m in self.frozen_bn:
             m.eval()
+        if not self.backbone_trains:
+            self.net.backbone.eval()
         return self
+
+    def set_backbone_trains(self, trains: bool) -> None:
+        """Train the backbone (True) or keep it fixed (False: no gradients, eval mode); frozen
+        BatchNorms stay frozen either way."""
+        self.backbone_trains = trains
+        frozen = {id(p) for m in self.frozen_bn for p in m.parameters()}
+        for p in self.net.backbone.parameters():
+            if id(p) not in frozen:
+                p.requires_grad_(trains)
+        self.train(self.training)
+
+    def on_train_epoch_start(self) -> None:
+        trains = self.current_epoch >= self.hparams.head_epochs
+        if trains != self.backbone_trains:
+            self.set_backbone_trains(trains)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -10,6 +10,11 @@
 
 An explicit ``bf16`` is kept, with a warning where it is emulated. The choice and its reason go
 into ``train_summary.json`` and the log.
+
+Inference (evaluation, prediction, export checks) on a CPU always runs in fp32, whatever the model
+was trained in: at inference batch sizes it costs little, and it makes ``evfer evaluate`` and
+``evfer predict`` give the same probabilities on every CPU (bf16 kernels differ between CPUs and
+between batch sizes). On CUDA inference follows ``train.precision``.
 """
 
 from __future__ import annotations
@@ -92,7 +97,8 @@ def resolve_precision(requested: str, device: str) -> Precision:
 
 
 def autocast_for(cfg: Config, device: torch.device):
-    """The autocast context for inference on ``device`` under ``cfg.train.precision``."""
-    if resolve_precision(cfg.train.precision, device.type).name == "bf16":
+    """The autocast context for inference on ``device``: none (fp32) on a CPU; on other devices
+    bf16 where ``cfg.train.precision`` resolves to it."""
+    if device.type != "cpu" and resolve_precision(cfg.train.precision, device.type).name == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()

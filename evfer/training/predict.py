@@ -38,14 +38,14 @@ def predict_file(model, classes: list[str], cfg: Config, path: str | Path, box: 
 def predict_clip(model, classes: list[str], cfg: Config, clip: Clip, path: str | Path,
                  device: torch.device | None = None) -> dict:
     """Prediction for the clip made of file ``path`` (see :func:`predict_file`)."""
-    from ..datasets.voxel_cache import clip_planes
+    from ..datasets.voxel_cache import as_cached, clip_planes
     from .inference import predict_proba
 
     device = device or next(model.parameters()).device
     events = clip.events
     if len(events) == 0:
         raise InputError(path, "no events (a static video or an empty recording): nothing to classify")
-    planes = clip_planes(clip, cfg.voxel)
+    planes = as_cached(clip_planes(clip, cfg.voxel))  # the numbers evaluation feeds from the cache
     x = torch.from_numpy(np.ascontiguousarray(planes, dtype=np.float32))[None].to(device)
     timeline = predict_proba(model, x, cfg, timeline=True)[0].numpy()
     span = clip.span_us

@@ -41,7 +41,9 @@ def write_report(folder: str | os.PathLike, out: str | os.PathLike | None = None
     if not folder.is_dir():
         raise InputError(folder, "run directory not found")
     run = RunFiles(folder)
-    if run.is_cv:
+    if run.repeats:
+        text = repeated_cv_page(run)
+    elif run.is_cv:
         text = cv_page(run)
     elif run.is_run:
         text = run_page(run)
@@ -85,7 +87,7 @@ def run_page(run: RunFiles) -> str:
         ("summary", "Summary", headline),
         ("config", "Config", config_section(run)),
         ("data", "Data", data_section(run, splits_table(run))),
-        ("training", "Training curves", curves_section([("", run)])),
+        ("training", "Training curves", curves_section(trained_runs("", run))),
         ("metrics", "Test metrics", test_metrics_section(run, metrics)),
         ("mistakes", "Misclassified test clips", mistakes_section([("", run)])),
         ("timings", "Timings and machine", timings_section([("", run)], demo)),
@@ -119,11 +121,101 @@ def cv_page(cv: RunFiles) -> str:
         ("summary", "Summary", headline),
         ("config", "Config", note + config_section(first)),
         ("data", "Data", data_section(first, "<h3>Clips per fold</h3>" + fold_splits)),
-        ("training", "Training curves", curves_section(folds)),
+        ("training", "Training curves", curves_section([r for name, f in folds for r in trained_runs(name, f)])),
         ("metrics", "Cross-validation metrics", cv_metrics_section(cv, result, folds)),
         ("mistakes", "Misclassified test clips", mistakes_section(folds)),
         ("timings", "Timings and machine", timings_section(folds, None)),
     ])
+
+
+def repeated_cv_page(cv: RunFiles) -> str:
+    """The report of a repeated cross-validation (cv.json and its repeat-<r>/ cross-validations):
+    the spread of the pooled accuracy over the seeds, each repeat, the averaged probabilities; each
+    repeat's own page holds its folds."""
+    result = cv.json("cv.json")
+    repeats = [(f"repeat {r.folder.name[7:]}", r) for r in cv.repeats]
+    if result:
+        items = [(spread_text(result["spread"]["accuracy"]), f"pooled accuracy over all test clips, mean ± sample "
+                  f"std (min-max) over {result['repeats']} repeats (seeds {', '.join(map(str, result['seeds']))})")]
+        if "expressions_only" in result["spread"]:
+            items.append((spread_text(result["spread"]["expressions_only"]),
+                          "expression clips only (onset-neutral clips left out), mean ± sample std (min-max)"))
+        avg = with_interval(result["averaged"])
+        items.append((f"{avg['accuracy']:.3f}", f"the repeats' averaged probabilities (95% CI "
+                      f"{avg['accuracy_ci95'][0]:.3f}-{avg['accuracy_ci95'][1]:.3f}, {avg['n']} clips)"))
+        headline = cards(items)
+        body = repeats_section(result)
+    else:
+        headline = missing(f"repeated cross-validation not finished: no cv.json; {len(repeats)} repeat folder(s)")
+        body = ""
+    first = repeats[0][1].folds[0] if repeats and repeats[0][1].folds else cv
+    note = ("<p>The repeats differ only in <code>seed</code> (initialisation, augmentation); the folds "
+            "follow <code>data.split.seed</code> and are the same in every repeat. This is repeat 0, fold 0's "
+            "config.</p>")
+    return page(f"evfer repeated cross-validation: {cv.folder.name}",
+                _subtitle(cv, "subject k-fold cross-validation repeated over seeds"), [
+        ("summary", "Summary", headline),
+        ("repeats", "Spread over the repeats", body),
+        ("config", "Config", note + config_section(first)),
+        ("timings", "Timings and machine", timings_section(
+            [(f"{name}, fold {f.folder.name[5:]}", f) for name, r in repeats for f in r.folds], None)),
+    ])
+
+
+def spread_text(s: dict) -> str:
+    return f"{s['mean']:.3f} ± {s['std']:.3f} ({s['min']:.3f}-{s['max']:.3f})"
+
+
+def repeats_section(result: dict) -> str:
+    expr = "expressions_only" in result["spread"]
+    rows = []
+    for p in result["per_repeat"]:
+        link = f'<a href="{esc(p["folder"])}/report.html">{esc(p["folder"])}</a>'
+        cells = [p["repeat"], p["seed"], f"{p['accuracy']:.3f}",
+                 f"{p['accuracy_ci95'][0]:.3f}-{p['accuracy_ci95'][1]:.3f}", p["n"]]
+        if expr:
+            e = p["expressions_only"]
+            cells += [f"{e['accuracy']:.3f}", e["n"]]
+        rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + f"<td>{link}</td></tr>")
+    head = ["repeat", "seed", "pooled accuracy", "95% CI", "clips", *(["expression clips", "n"] if expr else []),
+            "report"]
+    out = ["<p>Each repeat is a whole cross-validation with another seed: the spread is what one run of the "
+           "recipe can be expected to vary by.</p>",
+           "<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
+           + "".join(rows) + "</tbody></table>"]
+    stats = [["all test clips", *_spread_cells(result["spread"]["accuracy"])]]
+    if expr:
+        stats.append(["expression clips", *_spread_cells(result["spread"]["expressions_only"])])
+    out.append("<h3>Spread of the pooled accuracy</h3>" + table(["clips", "mean", "sample std", "min", "max"], stats))
+    avg = with_interval(result["averaged"])
+    out.append(f"<h3>Averaged probabilities</h3><p>The clip probabilities of the {result['repeats']} repeats "
+               f"averaged (their models used together): accuracy <b>{esc(format_accuracy(avg))}</b>"
+               + (f", expression clips <b>{esc(format_accuracy(avg['expressions_only']))}</b>"
+                  if "expressions_only" in avg else "") + ".</p>")
+    out += [per_class_table(avg, "Per class, averaged probabilities"),
+            confusion_html(avg["confusion_matrix"], result["classes"])]
+    return "".join(out)
+
+
+def _spread_cells(s: dict) -> list[str]:
+    return [f"{s['mean']:.3f}", f"{s['std']:.3f}", f"{s['min']:.3f}", f"{s['max']:.3f}"]
+
+
+def trained_runs(name: str, run: RunFiles) -> list[tuple[str, RunFiles]]:
+    """The runs that hold training logs: an ensemble run's members, else the run itself."""
+    if not run.members:
+        return [(name, run)]
+    return [(f"{name + ', ' if name else ''}member {m.folder.name[1:]}", m) for m in run.members]
+
+
+def members_table(members: list[dict], title: str) -> str:
+    """Each ensemble member's accuracy (and expression-clip accuracy) beside the ensemble's."""
+    expr = all("expressions_only" in m for m in members)
+    rows = [[m["member"], *([m["seed"]] if "seed" in m else []), format_accuracy(with_interval(m)),
+             *([format_accuracy(m["expressions_only"])] if expr else [])] for m in members]
+    head = ["member", *(["seed"] if all("seed" in m for m in members) else []), "accuracy (95% CI)",
+            *(["expression clips (95% CI)"] if expr else [])]
+    return f"<h3>{esc(title)}</h3>" + table(head, rows)
 
 
 def _subtitle(run: RunFiles, what: str) -> str:
@@ -236,6 +328,9 @@ def test_metrics_section(run: RunFiles, m: dict | None) -> str:
     if "expressions_only" in m:
         out.append(f"<p>Expression clips only (onset-neutral clips left out): accuracy "
                    f"<b>{esc(format_accuracy(m['expressions_only']))}</b>.</p>")
+    if m.get("members"):
+        out.append(members_table(m["members"], f"The {len(m['members'])} ensemble members alone (the ensemble "
+                                               "averages their probabilities)"))
     out += [per_class_table(m), confusion_html(m["confusion_matrix"], m["classes"])]
     others = [(s, run.json(f"metrics-{s}.json")) for s in ("val", "train")]
     others = [(s, o) for s, o in others if o]
@@ -277,6 +372,9 @@ def cv_metrics_section(cv: RunFiles, result: dict | None, folds: list[tuple[str,
             out.append(f"<p>Expression clips only (onset-neutral clips left out), pooled: accuracy "
                        f"<b>{esc(format_accuracy(pooled['expressions_only']))}</b>.</p>")
         per_fold = result["per_fold"]
+        if pooled.get("members"):
+            out.append(members_table(pooled["members"], "The ensemble members alone, all folds pooled (the "
+                                                        "ensemble averages their probabilities)"))
     else:
         out.append(missing("no cv.json yet: the folds evaluated so far"))
         per_fold = [{"fold": name, **m} for name, f in folds if (m := f.json("metrics.json"))]

@@ -3,8 +3,10 @@ unreadable file, so a report of an unfinished run shows what there is and says w
 
 A training run (``evfer train``/``demo``) holds config.yaml, manifest.csv, train_summary.json,
 logs/metrics.csv, curves.png and, once evaluated, metrics.json, confusion.png and
-predictions-test.csv; its dataset summary is ``<data.out>/summary.json``. A cross-validation folder
-(``evfer cv``) holds cv.json, confusion.png and one such run per fold (``fold-<k>/``).
+predictions-test.csv; its dataset summary is ``<data.out>/summary.json``; an ensemble run has its
+members' logs and curves in ``members/m<i>/``. A cross-validation folder (``evfer cv``) holds
+cv.json, confusion.png and one such run per fold (``fold-<k>/``); a repeated one (``--repeats``)
+holds cv.json and one cross-validation folder per repeat (``repeat-<r>/``).
 """
 
 from __future__ import annotations
@@ -113,14 +115,31 @@ class RunFiles:
     @cached_property
     def folds(self) -> list[RunFiles]:
         """The fold runs of a cross-validation folder (fold-0, fold-1, ...), in fold order."""
-        found = [p for p in self.folder.glob("fold-*") if p.is_dir() and p.name[5:].isdigit()]
-        return [RunFiles(p) for p in sorted(found, key=lambda p: int(p.name[5:]))]
+        return _numbered(self.folder, "fold-")
+
+    @cached_property
+    def members(self) -> list[RunFiles]:
+        """The member runs of an ensemble run (members/m0, m1, ...), in member order."""
+        return _numbered(self.folder / "members", "m")
+
+    @cached_property
+    def repeats(self) -> list[RunFiles]:
+        """The cross-validations of a repeated cross-validation folder (repeat-0, repeat-1, ...)."""
+        return _numbered(self.folder, "repeat-")
 
     @property
     def is_cv(self) -> bool:
-        return (self.folder / "cv.json").is_file() or bool(self.folds)
+        return (self.folder / "cv.json").is_file() or bool(self.folds) or bool(self.repeats)
 
     @property
     def is_run(self) -> bool:
         return any((self.folder / n).exists() for n in ("config.yaml", "manifest.csv", "train_summary.json",
                                                          "checkpoints", "metrics.json"))
+
+
+def _numbered(folder: Path, prefix: str) -> list[RunFiles]:
+    """The sub-folders ``<prefix><n>`` of ``folder`` as RunFiles, by n."""
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.glob(f"{prefix}*") if p.is_dir() and p.name[len(prefix):].isdigit()]
+    return [RunFiles(p) for p in sorted(found, key=lambda p: int(p.name[len(prefix):]))]

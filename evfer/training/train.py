@@ -5,8 +5,11 @@ Run directory::
     config.yaml              the resolved config, for people (the truth is the copy in every checkpoint,
                              read through evfer.training.checkpoints)
     manifest.csv             the clips and the split actually used (with balancing repeats)
-    checkpoints/best.ckpt    best epoch by validation accuracy (model selection never sees the test split)
-    checkpoints/last.ckpt    for resuming: re-running the same command continues from here
+    checkpoints/best.ckpt    the model the run keeps, per train.select / train.average_epochs
+                             (evfer.training.selection; model selection never sees the test split)
+    checkpoints/last.ckpt    the last finished epoch, for resuming: re-running the same command continues here
+    members/m<i>/            with train.ensemble: K > 1, member i's checkpoints, logs and curves; then
+                             checkpoints/best.ckpt holds all K members as one model (evfer.training.ensemble)
     logs/metrics.csv         per-epoch train/val loss and accuracy (Lightning CSVLogger)
     tensorboard/             the same as TensorBoard event files (with train.logger=tensorboard)
     curves.png               training curves
@@ -59,7 +62,7 @@ def _rank() -> int:
 
 #: train options that may differ when a run is resumed (they do not change what the model learns from)
 RESUMABLE_CHANGES = {"epochs", "patience", "num_workers", "devices", "accelerator", "strategy", "num_nodes",
-                     "val_every", "limit_batches", "precision", "tta_flip", "logger"}
+                     "val_every", "limit_batches", "precision", "tta_flip", "logger", "ensemble", "ensemble_workers"}
 
 
 def _config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -188,20 +191,23 @@ def make_module(cfg: Config, classes: list[str], class_weights: list[float] | No
     t = cfg.train
     return RecognizerModule(net, optimizer_factory(t), scheduler_factory(t), classes=classes, config=to_dict(cfg),
                             class_weights=class_weights, backbone_lr=t.backbone_lr,
-                            label_smoothing=t.label_smoothing, mixup=t.mixup, bn=t.bn)
+                            label_smoothing=t.label_smoothing, mixup=t.mixup, bn=t.bn, head_epochs=t.head_epochs)
 
 
 def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: bool):
-    """(Lightning Trainer, its ModelCheckpoint, its EarlyStopping) for ``cfg.train``."""
+    """(Lightning Trainer, its :class:`KeepModel` checkpoint callback, its EarlyStopping or None) for
+    ``cfg.train``. Early stopping watches the selection metric; a fixed budget (``select: last``) has none."""
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping
 
+    from .checkpoints import AtomicCheckpointIO
     from .ema import WeightEMA
+    from .selection import KeepModel
 
     t = cfg.train
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_acc", mode="max",
-                                 save_last=True, auto_insert_metric_name=False, enable_version_counter=False)
-    early = EarlyStopping(monitor="val_acc", mode="max", patience=t.patience)
+    keep = KeepModel(run_dir / "checkpoints", t.select, t.epochs, t.average_epochs)
+    early = None if t.select == "last" else EarlyStopping(monitor=t.select, mode="max" if t.select == "val_acc" else "min",
+                                                          patience=t.patience)
     ema = [WeightEMA(t.ema_decay)] if t.ema_decay > 0 else []
     trainer = L.Trainer(
         max_epochs=t.epochs,
@@ -210,7 +216,9 @@ def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: boo
         num_nodes=t.num_nodes,
         strategy=t.strategy,
         precision=precision.lightning,
-        callbacks=[*ema, checkpoint, early],
+        callbacks=[*ema, keep, *([early] if early else [])],
+        plugins=[AtomicCheckpointIO()],
+        enable_checkpointing=False,
         logger=make_loggers(t.logger, run_dir),
         default_root_dir=run_dir,
         deterministic=t.deterministic,
@@ -221,7 +229,7 @@ def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: boo
         enable_progress_bar=progress,
         enable_model_summary=False,
     )
-    return trainer, checkpoint, early
+    return trainer, keep, early
 
 
 def make_loggers(kind: str, run_dir: Path) -> list:
@@ -245,13 +253,9 @@ def check_logger(kind: str) -> None:
 
 
 def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: bool = True) -> TrainResult:
-    """Train per ``cfg`` into ``run_dir`` (resuming from ``last.ckpt`` unless ``restart``)."""
-    import lightning as L
-
-    from ..datasets.balance import class_weights
+    """Train per ``cfg`` into ``run_dir`` (resuming from ``last.ckpt`` unless ``restart``); with
+    ``train.ensemble`` K > 1, K members (see :mod:`.ensemble`)."""
     from ..models import check_model_config
-    from .checkpoints import read_config
-    from .data import VoxelDataModule
 
     check_model_config(cfg.model)
     check_logger(cfg.train.logger)
@@ -259,13 +263,37 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
     run_dir.mkdir(parents=True, exist_ok=True)
     quiet_lightning()
     cfg = absolute_paths(cfg)
+    if cfg.train.ensemble > 1:
+        from .ensemble import train_ensemble
+
+        return train_ensemble(cfg, run_dir, restart=restart, progress=progress)
+    resume = resume_point(cfg, run_dir, restart)
+    precision = resolve_precision(cfg.train.precision, device_type(cfg.train.accelerator))
+    log.info("precision %s: %s", precision.name, precision.reason)
+    records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
+    return fit(cfg, run_dir, records, voxel_dir, classes, precision, resume=resume, progress=progress)
+
+
+def resume_point(cfg: Config, run_dir: Path, restart: bool) -> bool:
+    """Whether training in ``run_dir`` resumes from its ``last.ckpt`` (checked against ``cfg``)."""
+    from .checkpoints import read_config
+
     last = run_dir / "checkpoints" / "last.ckpt"
     resume = last.exists() and not restart
     if resume:
         check_resumable(read_config(last), cfg, run_dir)
-    precision = resolve_precision(cfg.train.precision, device_type(cfg.train.accelerator))
-    log.info("precision %s: %s", precision.name, precision.reason)
-    records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
+    return resume
+
+
+def fit(cfg: Config, run_dir: Path, records: list[ClipRecord], voxel_dir: Path, classes: list[str],
+        precision: Precision, *, resume: bool, progress: bool) -> TrainResult:
+    """Fit one network on prepared data into ``run_dir`` (checkpoints, logs, curves, train_summary.json)."""
+    import lightning as L
+
+    from ..datasets.balance import class_weights
+    from .data import VoxelDataModule
+    from .evaluate import split_accuracy
+
     # seeded after preparing, so the initial weights do not depend on whether the data was cached;
     # rank-specific: each DDP process draws its own augmentations (DDP broadcasts rank 0's weights)
     L.seed_everything(cfg.seed + _rank(), workers=True, verbose=False)
@@ -277,31 +305,34 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
 
     weights = class_weights(records, tuple(classes)) if cfg.data.balance.method == "class_weights" else None
     module = make_module(cfg, classes, weights, resume=resume, run_dir=run_dir)
-    trainer, checkpoint, early = make_trainer(cfg, run_dir, precision, progress)
+    trainer, keep, early = make_trainer(cfg, run_dir, precision, progress)
     data = VoxelDataModule(cfg, voxel_dir, records, classes)
     metrics_csv = run_dir / "logs" / "metrics.csv"
     if resume and metrics_csv.exists() and _rank() == 0:  # the logger would overwrite earlier epochs
         sessions = sorted((run_dir / "logs").glob("metrics-session*.csv"))
         metrics_csv.rename(run_dir / "logs" / f"metrics-session{len(sessions):03d}.csv")
     started = time.time()
-    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
+    trainer.fit(module, datamodule=data, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
+    best = keep.finish(trainer, module, data.train_dataloader())
     elapsed = time.time() - started
     if trainer.is_global_zero:
         merge_metrics(run_dir / "logs")
 
-    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
-    best_score = checkpoint.best_model_score
     summary = {
         "best_checkpoint": str(best),
-        "best_val_acc": None if best_score is None else float(best_score),
+        "best_val_acc": split_accuracy(best, cfg, data.cache, data.split("val"), classes) if best.is_file() else None,
+        "select": cfg.train.select,
+        "best_epoch": None if keep.best_epoch is None else keep.best_epoch + 1,
+        "averaged_epochs": [e + 1 for e in keep.averaged] if cfg.train.average_epochs else [],
         "epochs": int(trainer.current_epoch),
-        "stopped_early": bool(early.stopped_epoch),
+        "stopped_early": bool(early is not None and early.stopped_epoch),
         "train_seconds_this_session": round(elapsed, 1),
         "resumed": resume,
         "train_clips": sum(1 for r in records if r.split == "train"),
         "train_draws_per_epoch": n_train,
         "val_clips": n_val,
         "classes": classes,
+        "seed": cfg.seed,
         "precision": precision.lightning,
         "precision_reason": precision.reason,
         "world_size": trainer.world_size,
