@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evfer.config import AugmentConfig, Config, ModelConfig, load_config
+from evfer.config import AugmentConfig, Config, ModelConfig
+from evfer.configure import load_config
 from evfer.datasets.labels import SIX
 from evfer.datasets.manifest import ClipRecord
 from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from evfer.testing import random_events
-from evfer.voxel import get_threads, set_threads, voxel_grid
+from evfer.voxel import default_threads, voxel_grid
 
 TARGET_RATE = 200e6
 TARGET_RATIO = 15.0
@@ -38,13 +38,17 @@ def timed(fn, best: list[float]) -> None:
 
 
 def with_threads(n: int, fn):
+    """fn run with the kernels limited to ``n`` threads ($EVFER_THREADS, read at every call)."""
     def run():
-        previous = get_threads()
-        set_threads(n)
+        previous = os.environ.get("EVFER_THREADS")
+        os.environ["EVFER_THREADS"] = str(n)
         try:
             fn()
         finally:
-            set_threads(previous)
+            if previous is None:
+                del os.environ["EVFER_THREADS"]
+            else:
+                os.environ["EVFER_THREADS"] = previous
 
     return run
 
@@ -81,14 +85,14 @@ def main() -> int:
 
     load = os.getloadavg()
     print(
-        f"cpus {os.cpu_count()}, evfer threads {get_threads()} "
+        f"cpus {os.cpu_count()}, evfer threads {default_threads()} "
         f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}: wall-clock figures are pessimistic "
         "when the machine is shared)"
     )
     voxel_grid(random_events(1000, 8, 8), args.bins)  # compile (or load the numba cache)
     ok = check_agreement(ToVoxelGrid)
     met = True
-    threads = get_threads()
+    threads = default_threads()
     for width, height in [(346, 260), (640, 480)]:
         ev = random_events(args.events, width, height, duration=1_000_000, seed=0)
         n = len(ev)

@@ -1,15 +1,19 @@
-"""Typed configuration, resolved once, up front.
+"""The configuration schema: typed groups, their parser, their plain form.
 
 A run is described by one YAML file of groups (``data``, ``emulator``, ``voxel``, ``model``, ``train``)
-plus ``key=value`` overrides from the command line. Everything is checked before any work starts: an
-unknown key or a value of the wrong type is a one-line :class:`ConfigError` naming the key and the
-valid choices. The resolved config (:func:`to_dict`) is saved with every output.
+plus ``key=value`` overrides from the command line. This module holds the dataclasses (the schema,
+with a one-line comment per key that ``evfer config`` prints), parses YAML and overrides into them
+(:func:`parse_config`: an unknown key or a value of the wrong type is a one-line :class:`ConfigError`
+naming the key and the valid choices) and turns them back into plain data (:func:`to_dict`).
+
+Load configs with :func:`evfer.configure.load_config`: it parses here, then types each source's
+options with its kind's schema and checks the names the later stages register (kinds, emulator
+presets, representations, backbones), so every field of the result is typed and checked.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import types
 import typing
@@ -19,7 +23,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 # ------------------------------------------------------------------------------------------ groups
 
@@ -27,16 +31,17 @@ from .errors import ConfigError
 @dataclass
 class SourceConfig:
     """One dataset source: ``kind`` names the reader (see :mod:`evfer.datasets.kinds`), ``root`` its
-    folder, ``limit`` caps its clips (quick experiments), ``name`` tells two sources of one kind apart
-    (it prefixes clip and subject ids; default: the kind). Every other key is an option of that kind,
-    kept here as written (``options``) until the dataset stage types it with the kind's own schema
-    (:func:`evfer.datasets.kinds.resolve_sources`); saving writes them back flat, beside ``kind``."""
+    folder, ``limit`` caps its clips (the first N by clip id; quick experiments), ``name`` tells two
+    sources of one kind apart (it prefixes clip and subject ids; default: the kind). Every other key
+    is an option of that kind: ``options`` is the kind's ``Options`` dataclass in every config
+    :func:`evfer.configure.load_config` returns (the parser alone leaves the mapping as written);
+    saving writes them back flat, beside ``kind``."""
 
-    kind: str
-    root: str
-    limit: int | None = None
-    name: str | None = None
-    options: Any = field(default_factory=dict)  # the kind's options: a dict as written, later its dataclass
+    kind: str  # the source kind (its module reads the files; its options go beside this key)
+    root: str  # the dataset's folder (relative paths: to the working directory)
+    limit: int | None = None  # use a fixed subset of N clips (chosen by a hash of the clip ids); null = all
+    name: str | None = None  # tells two sources of one kind apart: prefixes clip and subject ids (default: the kind)
+    options: Any = field(default_factory=dict)  # the kind's Options dataclass (see the class doc)
 
     @property
     def label(self) -> str:
@@ -73,13 +78,15 @@ def _need(path: str, key: str, ok: bool, what: str) -> None:
 
 @dataclass
 class SplitConfig:
+    # subject: random subject-disjoint fractions; official: the dataset's own subject split (NEFER);
+    # kfold: subject fold `fold` of `folds` is the test set (evfer cv sets it)
     method: Literal["subject", "official", "kfold"] = "subject"
     fractions: list[float] = field(default_factory=lambda: [0.7, 0.2, 0.1])  # train, val, test
     folds: int = 5  # for kfold
     fold: int = 0  # which fold is the test fold (kfold)
-    seed: int = 0
+    seed: int = 0  # seed of the subject assignment (the folds of evfer cv follow it, not the run's seed)
 
-    def validate(self, path: str, given: set[str]) -> None:
+    def validate(self, path: str) -> None:
         if len(self.fractions) != 3 or any(f < 0 for f in self.fractions) or abs(sum(self.fractions) - 1) > 1e-6:
             raise ConfigError(f"{path}fractions: need three non-negative fractions (train, val, test) summing to 1")
         if self.folds < 2 or not 0 <= self.fold < self.folds:
@@ -88,8 +95,10 @@ class SplitConfig:
 
 @dataclass
 class BalanceConfig:
+    # of the training split only: oversample (repeat clips of rare classes), undersample, class_weights
+    # (loss weights inverse to class frequency) or none
     method: Literal["none", "undersample", "oversample", "class_weights"] = "oversample"
-    seed: int = 0
+    seed: int = 0  # seed of the clips oversampling repeats or undersampling drops
 
 
 @dataclass
@@ -97,38 +106,38 @@ class DenoiseConfig:
     """Background-activity filter on emulated events: keep an event only if a neighbour within
     ``radius`` pixels fired within ``window_us`` before it. ``window_us = 0`` disables."""
 
-    window_us: int = 0
-    radius: int = 1
+    window_us: int = 0  # µs a neighbour's event may precede an event for it to be kept; 0 = no filter
+    radius: int = 1  # neighbourhood radius in pixels
 
-    def validate(self, path: str, given: set[str]) -> None:
+    def validate(self, path: str) -> None:
         _need(path, "window_us", self.window_us >= 0, ">= 0 µs (0 disables the filter)")
         _need(path, "radius", self.radius >= 1, "at least 1 pixel")
 
 
 @dataclass
 class DataConfig:
-    sources: list[SourceConfig] = field(default_factory=list)
-    label_set: Literal["six", "ekman7"] = "six"
+    sources: list[SourceConfig] = field(default_factory=list)  # the datasets, each {kind, root, ...its options}
+    label_set: Literal["six", "ekman7"] = "six"  # six: happy, sad, angry, confused, shocked, neutral; ekman7
     label_map: dict[str, str | None] = field(default_factory=dict)  # overrides of the default table
     split: SplitConfig = field(default_factory=SplitConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
     denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
     out: str = "runs/data"  # prepared dataset folder (events, manifest, voxel caches)
-    workers: int = 2
+    workers: int = 2  # processes making clips' events and voxel planes in prepare
 
-    def validate(self, path: str, given: set[str]) -> None:
+    def validate(self, path: str) -> None:
         _need(path, "workers", self.workers >= 1, "at least 1")
 
 
 @dataclass
 class EmulatorConfig:
     """The DVS emulator for frame sources. ``preset`` and ``params`` (overrides of single parameters)
-    are resolved and checked by the emulator itself (:func:`evfer.emulator.resolve_params`) when the
-    dataset stage starts."""
+    are checked against the emulator's own tables (:func:`evfer.emulator.resolve_params`) when the
+    config is loaded (:func:`evfer.configure.load_config`)."""
 
     preset: str = "clean"  # clean, noisy or v2e
     params: dict[str, Any] = field(default_factory=dict)  # overrides of the preset's parameters
-    seed: int = 0
+    seed: int = 0  # with each clip's id, seeds its threshold mismatch and noise (same seed: same events)
     device: str = "auto"  # torch device for emulation: auto (CUDA when present), cpu, cuda, cuda:1, ...
 
     def torch_device(self) -> str:
@@ -154,7 +163,7 @@ class VoxelConfig:
     normalize: Literal["rms", "e2vid", "none"] = "rms"
     resize: Literal["area", "events"] = "area"  # area pooling (any factor) or event-coordinate scaling
 
-    def validate(self, path: str, given: set[str]) -> None:
+    def validate(self, path: str) -> None:
         if self.bins < 1 or self.windows < 1:
             raise ConfigError(f"{path}bins/windows: must be >= 1 (got {self.bins}, {self.windows})")
         if len(self.size) != 2 or min(self.size) < 8:
@@ -171,12 +180,12 @@ class ModelConfig:
     ``pretrained`` is provenance only once trained (restoring a checkpoint never re-reads it).
     """
 
-    backbone: str = "resnet50"
+    backbone: str = "resnet50"  # the per-window feature extractor (evfer.models.BACKBONES)
     hidden: int = 512  # LSTM hidden size
     dropout: float = 0.5  # before the classifier
     pretrained: str | None = None  # checkpoint path, "imagenet" (torch.hub), or None
 
-    def validate(self, path: str, given: set[str]) -> None:
+    def validate(self, path: str) -> None:
         _need(path, "hidden", self.hidden >= 1, "at least 1")
         _need(path, "dropout", 0 <= self.dropout < 1, "in [0, 1)")
 
@@ -188,7 +197,7 @@ class AugmentConfig:
     scale: float = 0.05  # max zoom in/out, fraction; 0 disables
     jitter: float = 0.1  # event-count jitter: a clip keeps a fraction U(1-j, 1) of its non-zero voxels; 0 disables
 
-    def validate(self, path: str, given: set[str]) -> None:
+    def validate(self, path: str) -> None:
         _need(path, "translate", 0 <= self.translate <= 0.5, "a fraction in [0, 0.5] (0 disables)")
         _need(path, "scale", 0 <= self.scale < 1, "a fraction in [0, 1) (0 disables)")
         _need(path, "jitter", 0 <= self.jitter < 1, "a fraction in [0, 1) (0 disables)")
@@ -196,11 +205,11 @@ class AugmentConfig:
 
 @dataclass
 class TrainConfig:
-    lr: float = 1e-4
+    lr: float = 1e-4  # Adam's learning rate
     scheduler: Literal["none", "cosine"] = "none"  # cosine: anneal lr to 0 over train.epochs (after warm-up)
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    epochs: int = 50
+    weight_decay: float = 0.0  # Adam's L2 penalty
+    batch_size: int = 32  # clips per training step
+    epochs: int = 50  # the training budget
     # the model a run keeps (checkpoints/best.ckpt): val_acc = the epoch of highest validation accuracy,
     # val_loss = of lowest validation loss (ties: the later epoch); last = the last epoch (a fixed budget)
     select: Literal["val_acc", "val_loss", "last"] = "val_acc"
@@ -212,16 +221,16 @@ class TrainConfig:
     ensemble_workers: int = 0  # members trained at once (processes; CPU only); 0 = as many as the cores allow
     # auto: bf16 where the hardware computes it natively (CUDA with bf16; CPU with AVX512-BF16/AMX), else fp32
     precision: Literal["auto", "bf16", "fp32"] = "auto"
-    channels_last: bool = True
-    accelerator: str = "auto"
-    devices: Union[int, str] = "auto"
-    num_nodes: int = 1
-    strategy: str = "auto"
-    num_workers: int = 0
+    channels_last: bool = True  # channels-last memory format for the backbone (faster convolutions)
+    accelerator: str = "auto"  # Lightning's: auto (CUDA when present), cpu, gpu, ...
+    devices: Union[int, str] = "auto"  # Lightning's: how many devices (DDP with more than one)
+    num_nodes: int = 1  # Lightning's: machines of a multi-node run
+    strategy: str = "auto"  # Lightning's: auto, ddp, ...
+    num_workers: int = 0  # data loader worker processes (0: in the training process)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    val_every: int = 1
+    val_every: int = 1  # validate every N epochs
     limit_batches: float | None = None  # fraction/number of batches per epoch (smoke tests)
-    deterministic: bool = False
+    deterministic: bool = False  # deterministic algorithms only (slower; CPU runs are then repeatable)
     # --- fine-tuning recipe (defaults: off)
     backbone_lr: float | None = None  # learning rate of the backbone; null = train.lr (the LSTM head keeps train.lr)
     warmup_epochs: int = 0  # linear warm-up from lr/(w+1) to lr over the first w epochs
@@ -234,7 +243,7 @@ class TrainConfig:
     # TensorBoard event files in <run>/tensorboard (needs the tensorboard package)
     logger: Literal["csv", "tensorboard"] = "csv"
 
-    def validate(self, path: str, given: set[str]) -> None:
+    def validate(self, path: str) -> None:
         _need(path, "lr", self.lr > 0, "a positive learning rate")
         _need(path, "weight_decay", self.weight_decay >= 0, ">= 0")
         _need(path, "batch_size", self.batch_size >= 1, "at least 1")
@@ -260,7 +269,9 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    seed: int = 0
+    """A run: the data, the emulator, what the model sees, the model, its training."""
+
+    seed: int = 0  # initialisation, augmentation and ensemble members follow it (splits: data.split.seed)
     data: DataConfig = field(default_factory=DataConfig)
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
     voxel: VoxelConfig = field(default_factory=VoxelConfig)
@@ -271,8 +282,10 @@ class Config:
 # ------------------------------------------------------------------------------------------ loading
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Read a YAML config (or start from defaults), apply ``key=value`` overrides, validate."""
+def parse_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML config (or start from defaults), apply ``key=value`` overrides, check it against
+    the schema. Sources keep their options as written: use :func:`evfer.configure.load_config`,
+    which also types and checks those."""
     raw: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -343,7 +356,7 @@ def from_dict(cls: type, raw: Any, path: str = "") -> Any:
             raise ConfigError(f"{path}{name}: required key is missing")
     obj = cls(**kwargs)
     if hasattr(obj, "validate"):
-        obj.validate(path, set(raw))
+        obj.validate(path)
     return obj
 
 
@@ -400,9 +413,7 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
 
 
 def _unknown_key(path: str, key: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"{path}: unknown config key{hint} (valid keys: {', '.join(valid)})"
+    return f"{path}: unknown config key{did_you_mean(key, valid)} (valid keys: {', '.join(valid)})"
 
 
 def _describe(value: Any) -> str:
@@ -433,8 +444,8 @@ def dump_yaml(cfg: Any) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 
-def save_config(cfg: Any, path: str | Path) -> None:
-    """Write the resolved config as YAML (atomically)."""
+def save_config(cfg: Any, path: str | Path, header: str | None = None) -> None:
+    """Write the resolved config as YAML (atomically), after a ``# header`` comment line when given."""
     from .atomic import write_text_atomic
 
-    write_text_atomic(path, dump_yaml(cfg))
+    write_text_atomic(path, (f"# {header}\n" if header else "") + dump_yaml(cfg))

@@ -39,3 +39,12 @@ class OutputError(EvferError):
 
 class ConfigError(EvferError):
     """A config key that does not exist or has a value of the wrong type."""
+
+
+def did_you_mean(name: str, valid) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``valid`` to a mistyped ``name``, else ``""`` —
+    the one suggestion every registry look-up and the command line give."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""

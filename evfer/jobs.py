@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from .errors import EvferError
@@ -43,6 +43,30 @@ class JobResult(Generic[T]):
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One input -> one output file of a batch command (``convert``, ``voxelize``): ``src`` ->
+    ``dst``; ``name`` is the output's relative name; ``key`` fingerprints what it is made with."""
+
+    src: Any
+    dst: Any
+    name: str = ""
+    key: str = ""
+
+
+@dataclass
+class BatchSummary:
+    """What a batch command did: outputs ``done`` (made now), ``skipped`` (done before, same
+    settings), ``failed`` ((input, one-line reason)), ``redone`` (earlier outputs made again and
+    why: other settings, unreadable) and the ``total`` of jobs."""
+
+    done: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    redone: dict = field(default_factory=dict)
+    total: int = 0
 
 
 def run_jobs(

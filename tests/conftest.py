@@ -70,7 +70,7 @@ def tiny_config_path(folder: Path, *overrides: str, identities: int = 6, name: s
 @pytest.fixture
 def tiny_config(tmp_path):
     """``tiny_config(*overrides, **kw)`` -> the loaded tiny config with its data under ``tmp_path``."""
-    from evfer.config import load_config
+    from evfer.configure import load_config
 
     def make(*overrides: str, folder: Path | None = None, **kw):
         return load_config(tiny_config_path(folder or tmp_path, *overrides, **kw))

@@ -24,7 +24,7 @@ def make_sequence(root, subject, seq, n, code=None, emotion_text=None, size=(32,
         lab.write_text(emotion_text if emotion_text is not None else f"   {code:.7e}\n")
 
 
-def scan_ckplus(root, **kw):
+def ckplus_scan(root, **kw):
     """(specs, skipped) of a ckplus source at ``root`` with options ``kw``."""
     scan = make_source(source_config("ckplus", root, **kw)).scan(progress=False)
     return scan.specs, scan.skipped
@@ -35,7 +35,7 @@ def test_official_layout(tmp_path):
     make_sequence(tmp_path, "S005", "002", 3)  # unlabelled
     make_sequence(tmp_path, "S010", "004", 12, code=5)  # happiness
     make_sequence(tmp_path, "S011", "001", 4, code=0)  # neutral: no onset copy
-    specs, skipped = scan_ckplus(tmp_path, onset_frames=3)
+    specs, skipped = ckplus_scan(tmp_path, onset_frames=3)
     got = {s.id: (s.subject, s.original_label, len(s.paths)) for s in specs}
     assert got == {
         "ckplus-S005_001": ("S005", "disgust", 5),
@@ -50,7 +50,7 @@ def test_official_layout(tmp_path):
     onset = next(s for s in specs if s.id == "ckplus-S010_004-onset")
     assert onset.paths == seq.paths[:3]
     assert [s.reason for s in skipped] == ["1 unlabelled sequence(s) (no emotion file)"]
-    specs, _ = scan_ckplus(tmp_path, neutral_from_onset=False)
+    specs, _ = ckplus_scan(tmp_path, neutral_from_onset=False)
     assert len(specs) == 3
 
 
@@ -61,7 +61,7 @@ def test_bad_label_files_are_skipped_and_named(tmp_path):
     make_sequence(tmp_path, "S001", "004", 3, code=7)
     (tmp_path / "cohn-kanade-images" / "S002" / "001").mkdir(parents=True)  # empty sequence
     make_sequence(tmp_path, "S003", "001", 1, code=6)  # a single frame
-    specs, skipped = scan_ckplus(tmp_path, neutral_from_onset=False)
+    specs, skipped = ckplus_scan(tmp_path, neutral_from_onset=False)
     assert [s.id for s in specs] == ["ckplus-S001_004"]
     reasons = {s.item.split("/")[-1] if "emotion" in s.item else s.item.split("cohn-kanade-images/")[-1]: s.reason
                for s in skipped}
@@ -79,7 +79,7 @@ def test_per_emotion_layouts(tmp_path):
         png(tmp_path / "surprise" / f"S010_002_{i + 1:08d}.png")
     png(tmp_path / "surprise" / "README.png")
     (tmp_path / "notes").mkdir()
-    specs, skipped = scan_ckplus(tmp_path, neutral_from_onset=False)
+    specs, skipped = ckplus_scan(tmp_path, neutral_from_onset=False)
     assert {(s.id, s.original_label, len(s.paths)) for s in specs} == {
         ("ckplus-S005_001", "happiness", 3),
         ("ckplus-S010_002", "surprise", 4),
@@ -89,9 +89,9 @@ def test_per_emotion_layouts(tmp_path):
 
 def test_no_layout_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="no CK\\+ layout found"):
-        scan_ckplus(tmp_path)
+        ckplus_scan(tmp_path)
     with pytest.raises(InputError, match="CK\\+ folder not found"):
-        scan_ckplus(tmp_path / "missing")
+        ckplus_scan(tmp_path / "missing")
 
 
 def test_mixed_sizes_and_unreadable_images(tmp_path):
@@ -141,25 +141,22 @@ def test_face_box_on_a_real_face_and_fallback(shared):
 def test_leftover_temp_files_are_ignored(tmp_path):
     make_sequence(tmp_path, "S005", "001", 3, code=5)
     png(tmp_path / "cohn-kanade-images" / "S005" / "001" / ".tmp-S005_001_00000004-abc.png")
-    specs, _ = scan_ckplus(tmp_path, neutral_from_onset=False)
+    specs, _ = ckplus_scan(tmp_path, neutral_from_onset=False)
     assert len(specs[0].paths) == 3
 
 
 def test_onset_neutral_default_depends_on_kind():
-    from evfer.config import Config, from_dict
-    from evfer.datasets.kinds import resolve_data
+    from evfer.configure import config_from_dict
 
-    c = from_dict(Config, {"data": {"sources": [{"kind": "ckplus", "root": "a"}, {"kind": "synthetic", "root": "b"}]}})
-    resolve_data(c)
+    c = config_from_dict({"data": {"sources": [{"kind": "ckplus", "root": "a"}, {"kind": "synthetic", "root": "b"}]}})
     assert [s.options.neutral_from_onset for s in c.data.sources] == [True, False]
 
 
 def test_kind_options_are_checked_with_the_key_named():
-    from evfer.config import Config, from_dict
-    from evfer.datasets.kinds import resolve_data
+    from evfer.configure import config_from_dict
 
     def check(source):
-        resolve_data(from_dict(Config, {"data": {"sources": [source]}}))
+        config_from_dict({"data": {"sources": [source]}})
 
     with pytest.raises(ConfigError, match=r"data\.sources\.0\.fsp: not an option of sources of kind 'ckplus'; did you mean 'fps'"):
         check({"kind": "ckplus", "root": "a", "fsp": 3})
@@ -178,10 +175,17 @@ def test_input_error_survives_pickling():
     assert str(err) == "f.png: bad" and err.problem == "bad"
 
 
-def test_limit_keeps_the_first_clips_in_id_order(tmp_path):
+def test_limit_keeps_a_fixed_subset_chosen_by_id_hash(tmp_path):
+    """The one contract of every kind: N clips chosen by a hash of their ids (not the first subject's),
+    in id order, whatever the folder order."""
+    import zlib
+
     for subject, seq, code in [("S010", "004", 5), ("S005", "002", 3), ("S005", "001", 6)]:
         make_sequence(tmp_path, subject, seq, 6, code=code)
-    everything, _ = scan_ckplus(tmp_path)
-    assert [s.id for s in everything] == sorted(s.id for s in everything) and len(everything) == 6
-    limited, _ = scan_ckplus(tmp_path, limit=2)
-    assert [s.id for s in limited] == ["ckplus-S005_001", "ckplus-S005_001-onset"]
+    everything, _ = ckplus_scan(tmp_path)
+    ids = [s.id for s in everything]
+    assert ids == sorted(ids) and len(everything) == 6
+    limited, _ = ckplus_scan(tmp_path, limit=2)
+    # clip_seed(0, id) = crc32(id) mod (2^31 - 1): the two smallest, listed in id order
+    expected = sorted(sorted(ids, key=lambda i: zlib.crc32(i.encode()) % (2**31 - 1))[:2])
+    assert [s.id for s in limited] == expected

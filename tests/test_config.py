@@ -1,6 +1,7 @@
 import pytest
 
-from evfer.config import Config, dump_yaml, from_dict, load_config, to_dict
+from evfer.config import dump_yaml, parse_config, to_dict
+from evfer.configure import config_from_dict, load_config
 from evfer.errors import ConfigError
 
 
@@ -21,20 +22,30 @@ def test_yaml_and_overrides(tmp_path):
     p = write(tmp_path, "data:\n  sources:\n    - {kind: nefer, root: /x, labels: reported}\nvoxel: {bins: 5}\n")
     cfg = load_config(p, ["voxel.windows=3", "train.lr=0.001", "data.sources.0.root=/y", "model.pretrained=null"])
     assert cfg.voxel.bins == 5 and cfg.voxel.windows == 3 and cfg.train.lr == 0.001
-    assert cfg.data.sources[0].root == "/y" and cfg.data.sources[0].options == {"labels": "reported"}
-    assert cfg.model.pretrained is None
+    assert cfg.data.sources[0].root == "/y" and cfg.model.pretrained is None
+    from evfer.datasets.nefer import NeferOptions
+
+    # a loaded config is typed all the way down: the source's options are its kind's dataclass
+    assert cfg.data.sources[0].options == NeferOptions(labels="reported")
 
 
-def test_round_trip_through_yaml(tmp_path):
-    from evfer.datasets.kinds import resolve_data
-
+def test_a_loaded_config_is_typed_and_loading_twice_changes_nothing(tmp_path):
     cfg = load_config(None, ["data.sources=[{kind: synthetic, root: s, identities: 3}]", "train.epochs=2"])
-    resolve_data(cfg)  # typed options, every default filled in
+    options = cfg.data.sources[0].options
+    assert (options.identities, options.fps, options.frame_size) == (3, 30.0, [128, 128])  # defaults filled in
     saved = to_dict(cfg)
     assert saved["data"]["sources"][0]["identities"] == 3 and saved["data"]["sources"][0]["fps"] == 30.0
     again = load_config(write(tmp_path, dump_yaml(cfg)))
-    resolve_data(again)
-    assert to_dict(again) == saved
+    assert again == cfg and to_dict(again) == saved
+    assert config_from_dict(saved) == cfg  # a checkpoint's stored config
+
+
+def test_the_parser_alone_leaves_source_options_as_written():
+    """evfer.config is the schema; only evfer.configure types the kinds' options (and so is the
+    loader every command and script uses)."""
+    raw = parse_config(None, ["data.sources=[{kind: ckplus, root: r, fps: 24}]"])
+    assert raw.data.sources[0].options == {"fps": 24}
+    assert load_config(None, ["data.sources=[{kind: ckplus, root: r, fps: 24}]"]).data.sources[0].options.fps == 24.0
 
 
 @pytest.mark.parametrize(
@@ -56,10 +67,8 @@ def test_bad_keys_and_types_are_named(override, message):
 
 
 def test_source_options_are_checked_per_kind():
-    from evfer.datasets.kinds import resolve_data
-
     def resolve(raw):
-        resolve_data(from_dict(Config, raw))
+        config_from_dict(raw)
 
     with pytest.raises(ConfigError, match=r"data\.sources\.0\.identities: not an option of sources of kind 'nefer'"):
         resolve({"data": {"sources": [{"kind": "nefer", "root": "r", "identities": 4}]}})
@@ -88,11 +97,22 @@ def test_numeric_ranges_are_checked_with_the_key_named(override, message):
         load_config(None, [override])
 
 
-def test_backbone_is_checked_against_the_one_registry():
-    from evfer.models import check_model_config
-
-    with pytest.raises(ConfigError, match=r"model\.backbone: 'vgg' is not a valid choice \(valid: resnet18, resnet34"):
-        check_model_config(load_config(None, ["model.backbone=vgg"]).model)
+@pytest.mark.parametrize("override, message", [
+    ("model.backbone=resnet19", r"model\.backbone: 'resnet19' is not a valid choice; did you mean 'resnet18'\? "
+                                r"\(valid: resnet18, resnet34"),
+    ("voxel.representation=event_img", r"voxel\.representation: unknown representation 'event_img'; did you mean "
+                                       r"'event_image'\?"),
+    ("emulator.preset=cleen", r"emulator: unknown emulator preset 'cleen'; did you mean 'clean'\?"),
+    ("data.sources=[{kind: ckpls, root: r}]", r"data\.sources\.0\.kind: unknown source kind 'ckpls'; did you mean "
+                                              r"'ckplus'\?"),
+    ("data.sources=[{kind: ckplus, root: r, fsp: 3}]", r"data\.sources\.0\.fsp: not an option of sources of kind "
+                                                       r"'ckplus'; did you mean 'fps'\?"),
+])
+def test_every_registry_name_is_checked_at_load_with_a_suggestion(override, message):
+    """Everything is checked when the config is loaded — a wrong backbone fails `evfer prepare` too,
+    before any work — and every registry name gets a "did you mean"."""
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
 
 
 def test_missing_or_invalid_file(tmp_path):

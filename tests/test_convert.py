@@ -126,15 +126,15 @@ def test_resume_skips_finished_outputs_and_refuses_other_settings(tmp_path):
     write_folder(src / "b", n=3)
     out = tmp_path / "out"
     first = convert_sources([src / "a", src / "b"], out, progress=False)
-    assert len(first.converted) == 2 and not first.failed
+    assert len(first.done) == 2 and not first.failed
     stamp = (out / "a.h5").stat().st_mtime_ns
     again = convert_sources([src / "a", src / "b"], out, progress=False)
-    assert len(again.skipped) == 2 and not again.converted and (out / "a.h5").stat().st_mtime_ns == stamp
+    assert len(again.skipped) == 2 and not again.done and (out / "a.h5").stat().st_mtime_ns == stamp
     v2e = EmulatorSettings.resolve("v2e")
     other = convert_sources([src / "a"], out, v2e, progress=False)
     assert len(other.failed) == 1 and "other settings" in other.failed[0][1]
     redo = convert_sources([src / "a"], out, v2e, overwrite=True, progress=False)
-    assert len(redo.converted) == 1 and read_events(out / "a.h5").meta["emulator"]["preset"] == "v2e"
+    assert len(redo.done) == 1 and read_events(out / "a.h5").meta["emulator"]["preset"] == "v2e"
 
 
 def test_worker_count_does_not_change_outputs(tmp_path):
@@ -143,7 +143,7 @@ def test_worker_count_does_not_change_outputs(tmp_path):
     noisy = EmulatorSettings.resolve("noisy", seed=5)
     one = convert_sources(sources, tmp_path / "w1", noisy, workers=1, progress=False)
     two = convert_sources(sources, tmp_path / "w2", noisy, workers=2, progress=False)
-    assert len(one.converted) == len(two.converted) == 3
+    assert len(one.done) == len(two.done) == 3
     for name in ("s0.h5", "s1.h5", "s2.h5"):
         a, b = read_events(tmp_path / "w1" / name), read_events(tmp_path / "w2" / name)
         assert a == b and len(a) > 0
@@ -224,7 +224,7 @@ def test_batch_keeps_going_past_a_bad_source(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     summary = convert_sources([good, empty], tmp_path / "out", progress=False)
-    assert [p.name for p in summary.converted] == ["good.h5"]
+    assert [p.name for p in summary.done] == ["good.h5"]
     assert len(summary.failed) == 1 and "no images" in summary.failed[0][1]
     assert files(tmp_path / "out") == ["good.h5"]
 

@@ -57,7 +57,7 @@ def test_rows_become_clips_and_bad_rows_are_reported(lab):
 
 
 def test_prepare_on_labelled_recordings(lab, tmp_path):
-    from evfer.config import load_config
+    from evfer.configure import load_config
     from evfer.datasets.prepare import prepare
 
     root, _ = lab

@@ -172,7 +172,7 @@ def test_folder_layout_listing_and_what_is_skipped(tmp_path):
 
 
 def test_prepare_on_stills_reports_alignment_and_skips_bad_pairs(tmp_path):
-    from evfer.config import load_config
+    from evfer.configure import load_config
     from evfer.datasets.prepare import prepare
 
     write_stills(tmp_path / "faces", subjects=("a", "b", "c", "d"),

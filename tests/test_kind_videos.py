@@ -6,7 +6,8 @@ from __future__ import annotations
 import cv2
 import pytest
 
-from evfer.config import load_config
+from evfer.configure import load_config
+from evfer.datasets.clips import Box
 from evfer.datasets.kinds import make_source, source_config
 from evfer.datasets.prepare import prepare
 from evfer.datasets.synthetic import render_sequence
@@ -57,11 +58,12 @@ def test_csv_layout_with_segment_and_box(tmp_path):
     )
     specs, skipped = scan(tmp_path, csv="labels.csv")
     assert len(specs) == 2
-    seg = next(s for s in specs if "start_s" in s.info)
-    assert seg.info == {"start_s": 0.25, "end_s": 0.6, "box": [10, 10, 70, 70]}
+    seg = next(s for s in specs if s.start_us is not None)
+    assert (seg.start_us, seg.end_us, seg.box) == (250_000, 600_000, Box(10, 10, 70, 70))
+    assert seg.id.endswith("_0.25s")
     why = sorted(k.reason for k in skipped)
     assert any("no such video" in r for r in why) and any("not after start_s" in r for r in why)
-    assert any("not x y w h" in r for r in why)
+    assert any("is not x, y, w, h" in r for r in why)
     source = make_source(source_config("videos", tmp_path, csv="labels.csv", blur_sigma=0, frame_size=[32, 32]))
     clip = source.clip(seg)
     # frames at 0.25, 0.30, ..., 0.60 s (20 fps): the span covers them and nothing else

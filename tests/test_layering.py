@@ -1,8 +1,9 @@
 """The package reads as the pipeline: every import in evfer/ (module-level or inside functions) is
 read from the source and checked against the layers
 
-    core (events, io, voxel, errors, atomic, fingerprint, jobs, jit, filters, render, testing)
-      <- emulator <- datasets <- training <- cli,   models <- training,   config used by the stages
+    core (events, io, voxel, errors, atomic, fingerprint, jobs, jit, filters, metrics, testing)
+      <- emulator <- datasets <- presentation <- training <- cli,   models <- training,
+    config used by the stages, configure (the complete config loader) above datasets and models
 
 so that adding a stage's code never drags a later stage in."""
 
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "evfer"
-CORE = {"events", "io", "voxel", "errors", "atomic", "fingerprint", "jobs", "jit", "filters", "render", "testing"}
-STAGES = ("config", "emulator", "datasets", "models", "training", "cli")
+CORE = {"events", "io", "voxel", "errors", "atomic", "fingerprint", "jobs", "jit", "filters", "metrics", "testing"}
+STAGES = ("config", "emulator", "datasets", "models", "configure", "reference", "presentation", "training", "cli")
 
 
 def module_name(path: Path) -> str:
@@ -60,8 +61,11 @@ ALLOWED = {
     "emulator": {"core"},
     "datasets": {"core", "config", "emulator"},
     "models": {"core", "config"},
-    "training": {"core", "config", "datasets", "models"},
-    "cli": {"core", "config", "emulator", "datasets", "models", "training"},
+    "configure": {"core", "config", "emulator", "datasets", "models"},
+    "reference": {"core", "config", "emulator", "datasets", "models"},
+    "presentation": {"core", "config", "datasets"},
+    "training": {"core", "config", "datasets", "models", "configure", "presentation"},
+    "cli": {"core", "config", "emulator", "datasets", "models", "configure", "reference", "presentation", "training"},
     "": set(STAGES) | {"core"},  # evfer/__init__.py
     "__main__": {"cli"},  # python -m evfer
     "configs": set(),  # the packaged config files
@@ -84,6 +88,13 @@ def test_layers_import_only_what_they_may(source_layer):
 
 def test_config_does_not_import_the_emulator():
     assert not [t for m, t, _ in EDGES if m == "evfer.config" and layer(t) == "emulator"]
+
+
+def test_only_the_loader_completes_configs():
+    """One loader: nothing but evfer.configure parses configs (the schema's parser leaves source
+    options untyped); every stage gets a Config that is checked already."""
+    users = {m for m, t, names in EDGES if t == "evfer.config" and "parse_config" in names}
+    assert users == {"evfer.configure"}, users
 
 
 def test_nothing_imports_the_cli():

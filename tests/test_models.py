@@ -230,7 +230,7 @@ def test_build_model_and_config_errors():
     assert model.backbone.conv1.in_channels == 5 and model.lstm.hidden_size == 64
     assert model.architecture() == {"num_classes": 7, "in_channels": 5, "backbone": "resnet18", "hidden": 64,
                                     "dropout": 0.5, "pretrained": None}
-    with pytest.raises(ConfigError, match=r"model\.backbone: 'resnet51' is not a valid choice \(valid: resnet18, "
+    with pytest.raises(ConfigError, match=r"model\.backbone: 'resnet51' is not a valid choice; did you mean 'resnet50'\? \(valid: resnet18, "
                                           r"resnet34, resnet50, resnet101, resnet152"):
         check_model_config(ModelConfig(backbone="resnet51"))
     with pytest.raises(ConfigError, match=r"model\.backbone: 'resnet51'"):

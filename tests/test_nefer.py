@@ -88,7 +88,7 @@ def nefer_source(root: Path, **kw):
     return make_source(source_config("nefer", root, **kw))
 
 
-def scan_nefer(source):
+def nefer_scan(source):
     scan = source.scan(progress=False)
     return scan.specs, scan.skipped, scan.official
 
@@ -163,21 +163,21 @@ def real_tree(tmp_path: Path) -> tuple[Path, list[str]]:
 def test_scan_real_annotations(real_tree):
     root, seq_ids = real_tree
     ann = str(shared_path("nefer-annotations"))
-    specs, skipped, official = scan_nefer(nefer_source(root, annotations=ann))
+    specs, skipped, official = nefer_scan(nefer_source(root, annotations=ann))
     assert skipped == []  # the *_gopro.csv files are ignored
-    assert len(specs) == 545 and {s.info["sequence"] for s in specs} == set(seq_ids)
+    assert len(specs) == 545 and {s.sequence for s in specs} == set(seq_ids)
     assert len(official) == 26
     assert {u for u, s in official.items() if s == "test"} == VALIDATION_USERS
-    assert all(s.info["official_split"] == official[s.subject] for s in specs)
+    assert {s.subject for s in specs} <= set(official)
     assert {s.original_label for s in specs} == SEVEN
     assert all(Path(s.paths[0]).parent.name == s.subject for s in specs)
 
-    rep, _, _ = scan_nefer(nefer_source(root, annotations=ann, labels="reported"))
+    rep, _, _ = nefer_scan(nefer_source(root, annotations=ann, labels="reported"))
     assert Counter(s.original_label for s in rep)["none"] == 35
     dropped = [s for s in rep if LabelMap("six")(s.original_label) is None]
     assert len(dropped) == 35
 
-    limited, _, _ = scan_nefer(nefer_source(root, annotations=ann, limit=40))
+    limited, _, _ = nefer_scan(nefer_source(root, annotations=ann, limit=40))
     assert len(limited) == 40
     assert len({s.subject for s in limited}) >= 12 and len({s.original_label for s in limited}) == 7
 
@@ -188,7 +188,7 @@ def test_real_annotations_missing_recordings_are_reported_by_id(real_tree):
     gone = sorted(seq_ids)[:3]
     for seq_id in gone:
         (root / "event_raw" / ("user_" + seq_id[4:6]) / (seq_id.removesuffix("_cd") + ".raw")).unlink()
-    specs, skipped, _ = scan_nefer(nefer_source(root, annotations=str(shared_path("nefer-annotations"))))
+    specs, skipped, _ = nefer_scan(nefer_source(root, annotations=str(shared_path("nefer-annotations"))))
     assert len(specs) == 542
     assert sorted(s.item.split(" ")[0] for s in skipped) == gone
     stem = gone[0].removesuffix("_cd")
@@ -197,8 +197,8 @@ def test_real_annotations_missing_recordings_are_reported_by_id(real_tree):
 
 # ----------------------------------------------------------------------------- scanning fixture trees
 def test_scan_fixture_tree(tree):
-    specs, skipped, official = scan_nefer(nefer_source(tree))
-    by_seq = {s.info["sequence"]: s for s in specs}
+    specs, skipped, official = nefer_scan(nefer_source(tree))
+    by_seq = {s.sequence: s for s in specs}
     assert set(by_seq) == {S1, S2, S3, S5}
     assert by_seq[S1].paths == [str(tree / "event_raw" / "user_01" / "user01_2022-06-08_12-20-03.raw")]
     assert by_seq[S2].paths == [str(tree / "event_raw" / "user_01" / f"{S2}.raw")]
@@ -206,9 +206,7 @@ def test_scan_fixture_tree(tree):
     s1 = by_seq[S1]
     assert (s1.id, s1.source, s1.subject) == (f"nefer-{S1}", "nefer", "user_01")
     assert s1.original_label == "happiness"
-    assert s1.info == {"sequence": S1, "official_split": "train", "face_box": None, "labels": "expected",
-                       "frames": 51}
-    assert by_seq[S5].info["official_split"] == "test"
+    assert (s1.sequence, s1.box, s1.start_us, s1.end_us) == (S1, None, None, None)
     assert official == {"user_01": "train", "user_02": "train", "user_03": "test"}
     assert [(s.item, s.reason) for s in skipped] == [
         (f"{S4} (train_event.csv:154)",
@@ -219,13 +217,12 @@ def test_scan_fixture_tree(tree):
 
 
 def test_expected_vs_reported_labels(tree):
-    exp, _, _ = scan_nefer(nefer_source(tree))
-    rep, _, _ = scan_nefer(nefer_source(tree, labels="reported"))
-    assert {s.info["sequence"]: s.original_label for s in exp} == {
+    exp, _, _ = nefer_scan(nefer_source(tree))
+    rep, _, _ = nefer_scan(nefer_source(tree, labels="reported"))
+    assert {s.sequence: s.original_label for s in exp} == {
         S1: "happiness", S2: "anger", S3: "sadness", S5: "surprise"}
-    assert {s.info["sequence"]: s.original_label for s in rep} == {
+    assert {s.sequence: s.original_label for s in rep} == {
         S1: "happiness", S2: "none", S3: "surprise", S5: "none"}
-    assert all(s.info["labels"] == "reported" for s in rep)
 
 
 def test_cd_stem_matching_both_ways_and_users_folder_first():
@@ -254,14 +251,13 @@ def test_malformed_rows_are_reported_with_file_and_line(tmp_path):
     write_csv(path.parent / "validation_event.csv", rows("user_03", S5, "Fear"))
     touch(tmp_path / "event_raw" / "user_01" / f"{S1}.raw")
     touch(tmp_path / "event_raw" / "user_03" / f"{S5}.raw")
-    specs, skipped, _ = scan_nefer(nefer_source(tmp_path))
+    specs, skipped, _ = nefer_scan(nefer_source(tmp_path))
     assert [(s.item, s.reason) for s in skipped] == [
         (f"{path}:2", "malformed annotation row: expected 4 columns (user, sequence, frame, emotion), got 3"),
         (f"{path}:4", "malformed annotation row: unknown emotion 'Joy'"),
         (f"{path}:5", "malformed annotation row: user 'someone' is not a NEFER user id (user_XX)"),
     ]
-    assert sorted(s.info["sequence"] for s in specs) == [S1, S5]
-    assert next(s for s in specs if s.info["sequence"] == S1).info["frames"] == 3
+    assert sorted(s.sequence for s in specs) == [S1, S5]
 
 
 def test_header_row_and_bom_are_tolerated(tmp_path):
@@ -289,8 +285,8 @@ def test_conflicting_sequences_are_dropped_and_explained(tmp_path):
                       shared + rows("user_03", S5, "Surprise", 2))
     for s in (S1, S2, S3, S5, "user03_a_cd"):
         touch(tmp_path / "event_raw" / f"{s}.raw")
-    specs, skipped, official = scan_nefer(nefer_source(tmp_path))
-    assert [s.info["sequence"] for s in specs] == [S5]
+    specs, skipped, official = nefer_scan(nefer_source(tmp_path))
+    assert [s.sequence for s in specs] == [S5]
     assert {(s.item, s.reason) for s in skipped} == {
         (f"{S1} (train_event.csv:1)", "rows disagree on the label: happiness x50, sadness x1"),
         (f"{S2} (train_event.csv:52)", "rows name different users: user_01 x2, user_04 x1"),
@@ -306,44 +302,44 @@ def test_conflicting_sequences_are_dropped_and_explained(tmp_path):
 def test_annotations_directly_in_root_or_elsewhere(tmp_path):
     write_annotations(tmp_path / "root", rows("user_01", S1, "Fear"), rows("user_03", S5, "Anger"))
     touch(tmp_path / "root" / "event_raw" / "user_01" / f"{S1}.raw")
-    specs, _, _ = scan_nefer(nefer_source(tmp_path / "root"))
+    specs, _, _ = nefer_scan(nefer_source(tmp_path / "root"))
     assert len(specs) == 1  # S5 has no recording
     write_annotations(tmp_path / "ann", rows("user_01", S1, "Disgust"), [])
-    specs, _, _ = scan_nefer(nefer_source(tmp_path / "root", annotations=str(tmp_path / "ann")))
+    specs, _, _ = nefer_scan(nefer_source(tmp_path / "root", annotations=str(tmp_path / "ann")))
     assert [s.original_label for s in specs] == ["disgust"]
 
 
 def test_missing_annotations_is_a_clear_error(tmp_path):
     touch(tmp_path / "event_raw" / "user_01" / "a.raw")
     with pytest.raises(InputError) as exc:
-        scan_nefer(nefer_source(tmp_path))
+        nefer_scan(nefer_source(tmp_path))
     msg = str(exc.value)
     assert "expected_emotions/" in msg and str(tmp_path / "annotations") in msg and f"or {tmp_path} " in msg
     with pytest.raises(InputError, match="nowhere"):
-        scan_nefer(nefer_source(tmp_path, annotations=str(tmp_path / "nowhere")))
+        nefer_scan(nefer_source(tmp_path, annotations=str(tmp_path / "nowhere")))
     write_annotations(tmp_path / "annotations", rows("user_01", S1, "Fear"), [])
     with pytest.raises(InputError, match="reported_emotions/"):  # only expected labels present
-        scan_nefer(nefer_source(tmp_path, labels="reported"))
+        nefer_scan(nefer_source(tmp_path, labels="reported"))
     with pytest.raises(InputError, match="root folder not found"):
-        scan_nefer(nefer_source(tmp_path / "absent"))
+        nefer_scan(nefer_source(tmp_path / "absent"))
 
 
 def test_missing_annotation_file_is_reported_and_the_other_read(tree):
     (tree / "annotations" / "expected_emotions" / "validation_event.csv").unlink()
-    specs, skipped, official = scan_nefer(nefer_source(tree))
+    specs, skipped, official = nefer_scan(nefer_source(tree))
     assert len(specs) == 3 and "user_03" not in official
     assert (str(tree / "annotations" / "expected_emotions" / "validation_event.csv"),
             "annotation file not found") in [(s.item, s.reason) for s in skipped]
     (tree / "annotations" / "expected_emotions" / "train_event.csv").unlink()
     with pytest.raises(InputError, match="no NEFER annotation file"):
-        scan_nefer(nefer_source(tree))
+        nefer_scan(nefer_source(tree))
 
 
 def test_no_recordings_at_all_is_a_clear_error(tree):
     for p in (tree / "event_raw").rglob("*.raw"):
         p.unlink()
     with pytest.raises(InputError, match="no .raw recordings found"):
-        scan_nefer(nefer_source(tree))
+        nefer_scan(nefer_source(tree))
 
 
 def test_bad_box_options_are_config_errors(tree):
@@ -369,7 +365,7 @@ def recording(tmp_path_factory) -> Path:
 
 
 def spec_for(path: Path) -> ClipSpec:
-    return ClipSpec(f"nefer-{S1}", "nefer", "user_01", "happiness", [str(path)], {"sequence": S1})
+    return ClipSpec(f"nefer-{S1}", "nefer", "user_01", "happiness", [str(path)], sequence=S1)
 
 
 def reference_crop(path: Path, box: list[int]) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from evfer.cli import main
-from evfer.config import load_config
+from evfer.configure import load_config
 from evfer.datasets.manifest import read_manifest
 from evfer.datasets.prepare import prepare
 from evfer.datasets.voxel_cache import VoxelCache, VoxelClipDataset, cache_name, expand_repeats

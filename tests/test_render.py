@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from evfer.cli import main
-from evfer.cli.render import parse_time, parse_window
+from evfer.cli._args import parse_time, parse_window
 from evfer.events import Events
-from evfer.render import (
+from evfer.presentation.drawing import (
     BACKGROUND,
     MIXED_COLOR,
     OFF_COLOR,
@@ -118,9 +118,10 @@ def test_parse_time_and_window():
     assert parse_time("200ms") == 200_000
     assert parse_time("1.5s") == 1_500_000
     assert parse_time("2e3") == 2000
-    assert parse_window("1.5s:2s") == (1_500_000, 2_000_000)
-    assert parse_window(":200ms") == (None, 200_000)
-    assert parse_window("10:") == (10, None)
+    assert parse_window("1.5s:2s") == (1_500_000, 2_000_000, False)
+    assert parse_window(":200ms") == (None, 200_000, False)
+    assert parse_window("10:") == (10, None, False)
+    assert parse_window("+0:50ms") == (0, 50_000, True)  # from the file's first event
     for bad in ("1.5us", "abc", "-5", "3h"):
         with pytest.raises(ValueError):
             parse_time(bad)

@@ -210,7 +210,7 @@ def test_report_of_a_run_not_evaluated_yet_says_what_is_missing(run, tmp_path, c
 
 
 def test_report_of_a_run_evaluated_before_intervals_were_recorded(run, tmp_path):
-    from evfer.training.metrics import wilson_interval
+    from evfer.metrics import wilson_interval
 
     tmp, cfg, run_dir, _ = run
     old = copy_run(run_dir, tmp_path / "old", ("config.yaml", "manifest.csv", "metrics.json"))
@@ -218,7 +218,7 @@ def test_report_of_a_run_evaluated_before_intervals_were_recorded(run, tmp_path)
     for key in ("accuracy_ci95", "correct"):
         del m[key]
     (old / "metrics.json").write_text(json.dumps(m))
-    from evfer.training.report import write_report
+    from evfer.presentation.report import write_report
 
     text = read_page(write_report(old)).all_text
     lo, hi = wilson_interval(int(np.trace(m["confusion_matrix"])), m["n"])
@@ -269,7 +269,7 @@ def test_cv_writes_a_report_of_all_folds(run, tmp_path, capsys):
 def test_tensorboard_logger_logs_what_the_csv_log_holds(run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from evfer.training.plots import read_metrics_csv
+    from evfer.presentation.plots import read_metrics_csv
 
     tmp, cfg, run_dir, _ = run
     events = EventAccumulator(str(run_dir / "tensorboard"))
@@ -317,7 +317,7 @@ def box_of(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 def test_predict_render_one_video_per_input(run, tmp_path, capsys):
     """A video and an image folder: the video shows the source frames; a recording, events alone."""
-    from evfer.training.prediction_video import FRAMES_PER_WINDOW, layout, video_size
+    from evfer.presentation.prediction_video import FRAMES_PER_WINDOW, layout, video_size
 
     tmp, cfg, run_dir, _ = run
     folder = next((tmp / "synth" / "cohn-kanade-images").glob("S*/*"))
@@ -341,8 +341,8 @@ def test_predict_render_one_video_per_input(run, tmp_path, capsys):
 
 
 def test_predict_render_gif_of_a_recording_colours_on_and_off_events(run, tmp_path, capsys):
-    from evfer.render import OFF_COLOR, ON_COLOR
-    from evfer.training.prediction_video import FRAMES_PER_WINDOW, layout, video_size
+    from evfer.presentation.drawing import OFF_COLOR, ON_COLOR
+    from evfer.presentation.prediction_video import FRAMES_PER_WINDOW, layout, video_size
 
     tmp, cfg, run_dir, _ = run
     h5 = next((tmp / "data" / "events").rglob("*.h5"))
@@ -365,7 +365,7 @@ def test_rendered_label_and_bars_change_where_the_prediction_changes(run):
     """A timeline of three windows: A (0.6), A (0.8), B (0.7). Label and bars stay put inside a
     window; the bars change with the probabilities, the label only where the label changes."""
     from evfer.training.predict import file_clip
-    from evfer.training.prediction_video import PredictionView, iter_frames, layout, video_size
+    from evfer.presentation.prediction_video import PredictionView, iter_frames, layout, video_size
 
     tmp, cfg, run_dir, _ = run
     h5 = next((tmp / "data" / "events").rglob("*.h5"))
@@ -401,7 +401,7 @@ def test_rendered_label_and_bars_change_where_the_prediction_changes(run):
 
 def test_render_output_names_and_bad_outputs(run, tmp_path, capsys):
     from evfer.errors import OutputError
-    from evfer.training.prediction_video import video_paths
+    from evfer.presentation.prediction_video import video_paths
 
     out = tmp_path / "v.gif"
     assert video_paths(out, ["a/face.mp4"]) == [out]

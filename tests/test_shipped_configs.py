@@ -9,8 +9,7 @@ import pytest
 
 from conftest import ROOT, WEIGHTS
 from evfer.cli import main
-from evfer.config import load_config
-from evfer.datasets.kinds import resolve_data
+from evfer.configure import load_config
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
@@ -22,9 +21,10 @@ def test_the_configs_folder_holds_the_documented_examples():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_every_shipped_config_loads_and_types_its_sources(path):
-    cfg = load_config(path)
-    resolve_data(cfg)  # every source's options checked against its kind's schema
-    assert cfg.data.sources and all(s.kind for s in cfg.data.sources)
+    from evfer.datasets.kinds import KINDS
+
+    cfg = load_config(path)  # every source's options typed and checked against its kind's schema
+    assert cfg.data.sources and all(isinstance(s.options, KINDS[s.kind].Options) for s in cfg.data.sources)
 
 
 def test_the_cpu_recipe_is_the_one_the_docs_describe():

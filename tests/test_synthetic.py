@@ -319,14 +319,22 @@ def test_prepare_never_grows_a_set_made_by_evfer_synth(tmp_path):
 
     _tiny(tmp_path / "mine", identities=2)
     opts = dict(seed=3, frames=[3, 5], synth_size=[64, 48])
+    def source(root, identities):
+        return make_source(source_config("synthetic", root, identities=identities, **opts))
+
     with pytest.raises(InputError, match=r"holds 2 synthetic identities made by `evfer synth`; the source asks for 4"):
-        make_source(source_config("synthetic", tmp_path / "mine", identities=4, **opts)).scan(progress=False)
-    one = make_source(source_config("synthetic", tmp_path / "mine", identities=1, **opts)).scan(progress=False)
-    assert {s.subject for s in one.specs} == {"S001"}
-    grown = make_source(source_config("synthetic", tmp_path / "auto", identities=1, **opts))
-    grown.scan(progress=False)
-    more = make_source(source_config("synthetic", tmp_path / "auto", identities=2, **opts)).scan(progress=False)
-    assert {s.subject for s in more.specs} == {"S001", "S002"}
+        source(tmp_path / "mine", 4).materialize(progress=False)
+    one = source(tmp_path / "mine", 1)
+    one.materialize(progress=False)
+    assert {s.subject for s in one.scan(progress=False).specs} == {"S001"}
+    grown = source(tmp_path / "auto", 1)
+    with pytest.raises(InputError, match="no synthetic faces here yet"):
+        grown.scan(progress=False)  # listing is cheap: it writes nothing
+    assert not (tmp_path / "auto").exists()
+    grown.materialize(progress=False)
+    more = source(tmp_path / "auto", 2)
+    more.materialize(progress=False)
+    assert {s.subject for s in more.scan(progress=False).specs} == {"S001", "S002"}
 
 
 def test_one_set_of_synthetic_defaults():

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from evfer.config import Config, ModelConfig, load_config, to_dict
+from evfer.config import Config, ModelConfig, to_dict
+from evfer.configure import load_config
 from evfer.errors import InputError
 from evfer.models import Recognizer
 from evfer.training.checkpoints import find_checkpoint, load_checkpoint, read_config, restore_model

@@ -4,7 +4,7 @@ import torch
 
 from evfer.config import AugmentConfig
 from evfer.training.augment import ClipAugment
-from evfer.training.metrics import classification_metrics, confusion_matrix, format_confusion
+from evfer.metrics import classification_metrics, confusion_matrix, format_confusion
 
 
 def test_metrics_against_hand_computed_values():
@@ -92,7 +92,7 @@ def test_jitter_drops_events_without_rescaling():
 
 
 def test_resume_rules(tmp_path):
-    from evfer.config import load_config
+    from evfer.configure import load_config
     from evfer.errors import EvferError
     from evfer.training.train import absolute_paths, check_resumable
 
@@ -111,7 +111,7 @@ def test_resume_rules(tmp_path):
 
 
 def test_wilson_interval_against_published_values():
-    from evfer.training.metrics import accuracy_summary, wilson_interval
+    from evfer.metrics import accuracy_summary, wilson_interval
 
     # Wilson 95 % intervals (Newcombe 1998, Table I): 8/10 -> 0.4902-0.9433, 0/10 -> 0-0.2775
     assert wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
@@ -122,7 +122,7 @@ def test_wilson_interval_against_published_values():
 
 
 def test_expression_accuracy_leaves_out_onset_neutral_clips():
-    from evfer.training.metrics import clip_accuracy
+    from evfer.metrics import clip_accuracy
 
     ids = ["ck-S1_001", "ck-S1_001-onset", "ck-S2_004", "ck-S2_004-onset", "ck-S3_002"]
     y_true = [0, 5, 1, 5, 2]
@@ -135,7 +135,7 @@ def test_expression_accuracy_leaves_out_onset_neutral_clips():
 
 def test_cv_pools_counts_over_folds():
     from evfer.training.cv import pooled_accuracy
-    from evfer.training.metrics import wilson_interval
+    from evfer.metrics import wilson_interval
 
     folds = [{"n": 6, "confusion_matrix": [[3, 1], [0, 2]], "expressions_only": {"n": 4, "correct": 3}},
              {"n": 4, "confusion_matrix": [[1, 1], [0, 2]], "expressions_only": {"n": 3, "correct": 1}}]

@@ -10,7 +10,7 @@ import warnings
 import pytest
 import torch
 
-from evfer.config import load_config
+from evfer.configure import load_config
 from evfer.training import precision as P
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from evfer.config import ModelConfig, load_config
+from evfer.config import ModelConfig
+from evfer.configure import load_config
 from evfer.models import Recognizer
 from evfer.training.inference import predict_proba
 from evfer.training.module import RecognizerModule

@@ -174,7 +174,7 @@ def test_average_and_linear_probe_through_the_real_command(data):
     # seeded initial one, rebuilt here independently; the head has moved; epoch 2 moves the backbone
     import lightning as L
 
-    from evfer.config import load_config
+    from evfer.configure import load_config
     from evfer.models import build_model
 
     L.seed_everything(3, workers=True, verbose=False)  # the tiny config's seed

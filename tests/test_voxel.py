@@ -332,18 +332,12 @@ def test_safe_in_forked_workers_and_threads():
             np.testing.assert_array_equal(got, expected)
 
 
-def test_set_threads(monkeypatch):
-    from evfer.voxel import get_threads, set_threads
-
+def test_kernel_threads_follow_the_environment_at_each_call(monkeypatch):
+    """No module state: $EVFER_THREADS (the job runner's workers get 1) is read at every call."""
     monkeypatch.setenv("EVFER_THREADS", "3")
-    set_threads(None)
-    try:
-        assert get_threads() == 3
-        set_threads(1)
-        assert get_threads() == 1 and grids._kernel.default_chunks(10**7) == 1
-    finally:
-        monkeypatch.delenv("EVFER_THREADS")
-        set_threads(None)
+    assert grids._kernel.default_chunks(10**7) == 3 and grids._kernel.default_chunks(150_000) == 1
+    monkeypatch.setenv("EVFER_THREADS", "1")
+    assert grids._kernel.default_chunks(10**7) == 1
 
 
 def test_agrees_with_tonic():

@@ -262,7 +262,7 @@ def test_bad_output_paths_name_the_output(tmp_path, capsys):
 
 # ---------------------------------------------------------------- the dataset cache
 def test_a_prepared_events_file_equals_its_cache_row(tmp_path):
-    from evfer.config import load_config
+    from evfer.configure import load_config
     from evfer.datasets.clips import read_clip
     from evfer.datasets.prepare import prepare
     from evfer.datasets.voxel_cache import FLOAT16_MAX, VoxelCache, clip_planes

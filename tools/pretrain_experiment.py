@@ -64,6 +64,7 @@ def make_pairs(out: Path, identities: int, seed: int) -> tuple[np.ndarray, np.nd
 
     src.context = replace(src.context, emulator=EmulatorSettings.resolve("clean", {"pos_thres": 0.1,
                                                                                    "neg_thres": 0.1}, seed))
+    src.materialize(progress=False)
     specs = src.scan(progress=False).specs
     with Pool(2) as pool:
         pairs = [p for p in pool.map(make_pair, [(s, src) for s in specs], chunksize=4) if p is not None]

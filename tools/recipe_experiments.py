@@ -83,7 +83,7 @@ VARIANTS: dict[str, list[str]] = {
 def run(out: Path, data_set: str, variant: str, seed: int) -> dict:
     import torch
 
-    from evfer.config import load_config
+    from evfer.configure import load_config
     from evfer.training.cv import cross_validate
 
     name = f"{data_set}-{variant}-s{seed}"

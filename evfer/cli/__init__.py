@@ -14,10 +14,12 @@ import logging
 import pkgutil
 import sys
 
-from ..errors import EvferError
+from ..errors import EvferError, did_you_mean
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``evfer`` parser; with ``only``, the arguments of that command alone are built (a command's
+    arguments may name a registry's entries, which imports its stage)."""
     parser = argparse.ArgumentParser(
         prog="evfer",
         description="Event-based facial expression recognition: read and emulate events, "
@@ -34,13 +36,25 @@ def build_parser() -> argparse.ArgumentParser:
         # argparse %-formats help strings, and descriptions only when they hold "%(prog)"
         command = sub.add_parser(mod.__name__.rpartition(".")[2], help=help_line.replace("%", "%%"),
                                  description=" ".join(description.split()))
-        mod.arguments(command)
+        if only is None or only == command.prog.rpartition(" ")[2]:
+            mod.arguments(command)
         command.set_defaults(func=mod.run)
     return parser
 
 
+def commands(parser: argparse.ArgumentParser) -> list[str]:
+    """The sub-command names of ``parser``."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(action.choices)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=first or "")
+    names = commands(parser)
+    if first is not None and first not in names:  # argparse would list every command without a hint
+        parser.error(f"unknown command '{first}'{did_you_mean(first, names)} (commands: {', '.join(names)})")
     args, extra = parser.parse_known_args(argv)
     # key=value config overrides may also follow options (`train CFG --quiet train.epochs=3`)
     if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):

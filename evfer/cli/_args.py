@@ -47,19 +47,28 @@ def parse_time(text: str) -> int:
     return int(value)
 
 
-def parse_window(text: str) -> tuple[int | None, int | None]:
-    """``T0:T1`` (either side may be empty) -> (t_start, t_end) µs, both inclusive."""
-    if text.count(":") != 1:
-        raise ValueError(f"--window '{text}' must look like T0:T1 (e.g. 0:500ms, 1.5s:2s, :200ms)")
-    a, b = text.split(":")
+def parse_window(text: str) -> tuple[int | None, int | None, bool]:
+    """``T0:T1`` (either side may be empty) -> (t_start, t_end, relative) µs, both inclusive; a
+    leading ``+`` (``+0:50ms``) makes both times relative to the file's first event."""
+    relative = text.strip().startswith("+")
+    body = text.strip()[1:] if relative else text
+    if body.count(":") != 1:
+        raise ValueError(f"--window '{text}' must look like T0:T1 (e.g. 0:500ms, 1.5s:2s, :200ms, or +0:50ms "
+                         "from the first event)")
+    a, b = body.split(":")
     t0 = parse_time(a) if a.strip() else None
     t1 = parse_time(b) if b.strip() else None
     if t0 is not None and t1 is not None and t1 < t0:
         raise ValueError(f"--window '{text}' ends before it starts")
-    return t0, t1
+    return t0, t1, relative
 
 
-def window(text: str) -> tuple[int | None, int | None]:
+#: the --window help both commands share
+WINDOW_HELP = ("time window, both ends inclusive: on the file's clock (e.g. 0:500ms, 1.5s:2s, :200ms), or, with a "
+               "leading +, from the file's first event (e.g. +0:50ms); plain numbers are µs, units us, ms, s")
+
+
+def window(text: str) -> tuple[int | None, int | None, bool]:
     """argparse type of ``--window T0:T1``: :func:`parse_window`, errors as usage errors."""
     try:
         return parse_window(text)
@@ -94,25 +103,9 @@ def add(parser: argparse.ArgumentParser, *names: str, **changes) -> None:
         parser.add_argument(*flags, **({**options, **changes} if i == len(names) - 1 else options))
 
 
-def load_run_config(args, *, model: bool = True):
-    """The command's config (``args.config`` + ``args.overrides``) with every stage's part checked up
-    front — source kinds and their options, the emulator, the representation and (``model``) the
-    backbone — so that a wrong key fails in one line before any work starts."""
-    from ..config import load_config
+def load_run_config(args):
+    """The command's config (``args.config`` + ``args.overrides``), every part typed and checked up
+    front (:func:`evfer.configure.load_config`), so a wrong key fails in one line before any work starts."""
+    from ..configure import load_config
 
-    cfg = load_config(args.config, args.overrides)
-    check_run_config(cfg, model=model)
-    return cfg
-
-
-def check_run_config(cfg, *, model: bool = True) -> None:
-    """Check every stage's part of a loaded config (see :func:`load_run_config`)."""
-    from ..datasets.kinds import resolve_data
-    from ..voxel import representation_for
-
-    resolve_data(cfg)
-    representation_for(cfg.voxel)
-    if model:
-        from ..models import check_model_config
-
-        check_model_config(cfg.model)
+    return load_config(args.config, args.overrides)

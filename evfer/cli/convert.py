@@ -71,10 +71,10 @@ def run(args) -> int:
     )
     for src, message in summary.failed:
         print(f"evfer: error: {message}", file=sys.stderr)
-    for dst, why in summary.redone:
+    for dst, why in summary.redone.items():
         print(f"evfer: note: {dst} was damaged ({why}); made again", file=sys.stderr)
-    print(f"converted {len(summary.converted)}, skipped {len(summary.skipped)} (already done), "
-          f"failed {len(summary.failed)} of {summary.total_jobs} -> {args.out}")
+    print(f"converted {len(summary.done)}, skipped {len(summary.skipped)} (already done), "
+          f"failed {len(summary.failed)} of {summary.total} -> {args.out}")
     if args.fps is None and any(Path(s).is_dir() for s in args.sources):
         print(f"note: image folders were read at {DEFAULT_FOLDER_FPS:g} frames/s (the default; set --fps)")
     return 2 if summary.failed else 0

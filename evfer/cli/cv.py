@@ -46,7 +46,7 @@ def run(args) -> int:
 
 
 def print_one(r: dict) -> None:
-    from ..training.metrics import format_accuracy
+    from ..metrics import format_accuracy
 
     print(f"{r['folds']}-fold subject cross-validation: accuracy {r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}, "
           f"macro-F1 {r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f} (mean ± std over folds)")
@@ -63,7 +63,7 @@ def print_one(r: dict) -> None:
 
 
 def print_repeated(r: dict) -> None:
-    from ..training.metrics import format_accuracy
+    from ..metrics import format_accuracy
 
     def line(s: dict) -> str:
         return f"{s['mean']:.3f} ± {s['std']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"

@@ -18,7 +18,7 @@ def arguments(p) -> None:
 
 def run(args) -> int:
     from ..training.demo import run_demo
-    from ..training.metrics import format_confusion
+    from ..metrics import format_confusion
 
     r = run_demo(args.out, args.overrides, progress=not args.quiet)
     rep, m, out = r["report"], r["metrics"], r["out"]

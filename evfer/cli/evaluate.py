@@ -13,7 +13,8 @@ ORDER = 55
 
 def arguments(p) -> None:
     p.add_argument("run_dir", help="run directory written by `evfer train`")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--split", default="test", choices=["train", "val", "test"],
+                   help="the split of the run's manifest to evaluate (default test; val and train for diagnosis)")
     p.add_argument("--checkpoint", help="a specific checkpoint instead of checkpoints/best.ckpt")
     add(p, "tta-flip", "json")
 
@@ -22,7 +23,7 @@ def run(args) -> int:
     import json
 
     from ..training.evaluate import evaluate
-    from ..training.metrics import format_accuracy, format_confusion
+    from ..metrics import format_accuracy, format_confusion
 
     m = evaluate(args.run_dir, args.split, args.checkpoint, tta_flip=args.tta_flip)
     if args.json:

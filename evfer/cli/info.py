@@ -1,7 +1,9 @@
 """format, sensor size, event count, duration, rate and polarity balance of an event file
 
 Describe an event file (.raw EVT 2/3, .dat, .aedat4, .h5 evfer store or v2e, .npz). Reads the whole
-file once, in bounded memory, and checks it like any reader would.
+file once, in bounded memory, and checks it like any reader would; the "checks" line says what was
+checked and which damage the format cannot reveal (a file that passes was checked, not proven
+intact).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def format_probe(pr) -> str:
     ]  # fmt: skip
     if pr.geometry_warning:
         rows.append(("WARNING", f"{pr.geometry_warning}; pass --sensor-size WxH"))
+    rows += [("WARNING", warning) for warning in pr.warnings]
     rows.append(("events", f"{pr.n_events:,}"))
     if pr.n_events:
         rows += [
@@ -37,6 +40,8 @@ def format_probe(pr) -> str:
             ("polarity", f"ON {pr.on_fraction:.1%} / OFF {1 - pr.on_fraction:.1%}"),
         ]
     rows.append(("file size", f"{pr.file_bytes:,} bytes"))
+    if pr.checks:
+        rows.append(("checks", "; ".join(pr.checks) + (f" ({pr.undetectable})" if pr.undetectable else "")))
     for key, value in pr.meta.items():
         rows.append((f"meta.{key}", json.dumps(value, default=str) if not isinstance(value, str) else value))
     width = max(len(k) for k, _ in rows)

@@ -13,7 +13,8 @@ ORDER = 60
 
 def arguments(p) -> None:
     p.add_argument("checkpoint", help="a checkpoint (e.g. RUN_DIR/checkpoints/best.ckpt) or a run directory")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="event recordings, videos or image folders, each classified on its own")
     p.add_argument("--box", help="face box for event recordings: auto, none or x,y,w,h (sensor pixels)")
     add(p, "tta-flip", "json")
     p.add_argument("--render", metavar="OUT", help="also write a video (.mp4 or .gif) per FILE: source frames, "
@@ -29,8 +30,8 @@ def run(args) -> int:
 
     from ..errors import EvferError
     from ..training.checkpoints import find_checkpoint, load_checkpoint
-    from ..training.predict import predict_file
-    from ..training.prediction_video import render_file, video_paths
+    from ..training.predict import predict_file, render_file
+    from ..presentation.prediction_video import video_paths
 
     videos = video_paths(args.render, args.files) if args.render else [None] * len(args.files)
     ckpt = Path(args.checkpoint)

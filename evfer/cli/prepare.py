@@ -21,7 +21,7 @@ def arguments(p) -> None:
 def run(args) -> int:
     from ..datasets.prepare import prepare
 
-    cfg = load_run_config(args, model=False)
+    cfg = load_run_config(args)
     result = prepare(cfg, build_voxels=not args.no_voxels, progress=not args.quiet)
     print((result.out / "summary.txt").read_text(), end="")
     print(f"\nmanifest: {result.out / 'manifest.csv'}")

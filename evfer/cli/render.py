@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from ._args import add, parse_time, parse_window, positive_int  # noqa: F401 (parse_time: re-exported)
+from ._args import WINDOW_HELP, add, parse_window, positive_int
 
 ORDER = 20
 
@@ -30,11 +30,7 @@ def arguments(p) -> None:
     p.add_argument("file", help="event file (.raw, .dat, .aedat4, .h5, .npz)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png",
                    help="image to write (.png; also .pdf, .svg, .jpg)")
-    p.add_argument(
-        "--window", metavar="T0:T1", default=None,
-        help="time window on the file's clock, both ends inclusive; plain numbers are µs, or use "
-        "units us, ms, s (e.g. 0:500ms, 1.5s:2s, :200ms); default: the whole file",
-    )  # fmt: skip
+    p.add_argument("--window", metavar="T0:T1", default=None, help=WINDOW_HELP + "; default: the whole file")
     p.add_argument("--bins", type=positive_int, default=10, help="voxel-grid time bins (default 10)")
     p.add_argument("--gif", action="store_true", help="also write an animated GIF of event frames (OUT.gif)")
     p.add_argument("--frames", type=positive_int, default=40, help="GIF frames over the window (default 40)")
@@ -46,16 +42,19 @@ def run(args) -> int:
     import logging
 
     from ..io import read_events
-    from ..render import render_gif, render_summary
+    from ..presentation.drawing import render_gif, render_summary
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
-    from ..render import SUMMARY_FORMATS
+    from ..presentation.drawing import SUMMARY_FORMATS
+
+    from ..datasets.voxelize import absolute_window
 
     try:
-        t0, t1 = parse_window(args.window) if args.window else (None, None)
+        window = parse_window(args.window) if args.window else (None, None, False)
     except ValueError as exc:
         raise InputError(None, str(exc)) from None
+    t0, t1 = absolute_window(args.file, window, args.sensor_size)
     suffix = Path(args.output).suffix.lower().lstrip(".")
     if suffix not in SUMMARY_FORMATS:
         raise InputError(args.output, f"unsupported image type; use .{', .'.join(SUMMARY_FORMATS)}")

@@ -19,7 +19,7 @@ def arguments(p) -> None:
 def run(args) -> int:
     import time
 
-    from ..training.report import write_report
+    from ..presentation.report import write_report
 
     started = time.time()
     path = write_report(args.run_dir, args.output)

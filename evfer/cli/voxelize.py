@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from ._args import add, positive_int, size, window
+from ._args import WINDOW_HELP, add, positive_int, size, window
 
 ORDER = 16
 
@@ -24,7 +24,8 @@ def arguments(p) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="event file or folder of event files")
     p.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="output folder")
     p.add_argument("--representation", default="voxel_grid", metavar="NAME",
-                   help="voxel_grid (default; C = bins) or histogram (C = 2: ON and OFF counts)")
+                   help=f"one of {', '.join(representation_names())} (default voxel_grid: C = bins; histogram: "
+                        "C = 2, ON and OFF counts; event_image: C = 3)")
     p.add_argument("--bins", type=positive_int, default=None, metavar="N",
                    help="voxel-grid time bins (default 10)")
     p.add_argument("--windows", type=positive_int, default=1, metavar="T",
@@ -35,11 +36,16 @@ def arguments(p) -> None:
     p.add_argument("--resize", default="area", metavar="MODE",
                    help="area (default: area pooling) or events (coordinate scaling)")
     p.add_argument("--window", type=window, default=None, metavar="T0:T1",
-                   help="time span on the file's clock, both ends inclusive; plain numbers are µs, or use "
-                   "units us, ms, s (e.g. 0:500ms, :2s); default: the file's clip span, else first to "
-                   "last event")
+                   help=WINDOW_HELP + "; default: the file's clip span, else first to last event")
     p.add_argument("--format", default="npy", choices=OUTPUT_FORMATS, help="output format (default npy)")
     add(p, "workers", "overwrite", "quiet", "sensor-size")
+
+
+def representation_names() -> list[str]:
+    """The registry's representation names (the voxel package is light to import)."""
+    from ..voxel import REPRESENTATIONS
+
+    return list(REPRESENTATIONS)
 
 
 def build_representation(name: str, bins: int | None, normalize: str, resize: str):
@@ -64,11 +70,11 @@ def build_representation(name: str, bins: int | None, normalize: str, resize: st
 
 def summary_line(summary, out) -> str:
     """``voxelized 12 (1 with new settings), skipped 3 (already done), failed 1 of 16 -> OUT``."""
-    why = list(summary.replaced.values())
+    why = list(summary.redone.values())
     notes = [f"{why.count('settings')} with new settings"] if "settings" in why else []
     notes += [f"{why.count('unreadable')} replacing unreadable outputs"] if "unreadable" in why else []
     redone = f" ({', '.join(notes)})" if notes else ""
-    return (f"voxelized {len(summary.voxelized)}{redone}, skipped {len(summary.skipped)} (already done), "
+    return (f"voxelized {len(summary.done)}{redone}, skipped {len(summary.skipped)} (already done), "
             f"failed {len(summary.failed)} of {summary.total} -> {out}")
 
 
@@ -77,8 +83,8 @@ def run(args) -> int:
 
     settings = VoxelizeSettings(
         build_representation(args.representation, args.bins, args.normalize, args.resize),
-        windows=args.windows, size=args.size, window=args.window or (None, None),
-        sensor_size=args.sensor_size, format=args.format,
+        windows=args.windows, size=args.size, window=tuple(args.window[:2]) if args.window else (None, None),
+        sensor_size=args.sensor_size, format=args.format, window_relative=bool(args.window and args.window[2]),
     )
     summary = voxelize_inputs(args.inputs, args.out, settings, workers=args.workers, overwrite=args.overwrite,
                               progress=not args.quiet)

@@ -40,8 +40,8 @@ class CKPlusOptions(FrameOptions):
     neutral_from_onset: bool = True  # CK+ has no neutral sequences: a neutral clip from the onset frames
     onset_frames: int = 4  # frames used for that neutral clip
 
-    def validate(self, path: str, given: set[str]) -> None:
-        super().validate(path, given)
+    def validate(self, path: str) -> None:
+        super().validate(path)
         if self.onset_frames < 2:
             raise ConfigError(f"{path}onset_frames: must be at least 2 frames")
 
@@ -55,6 +55,12 @@ class CKPlus(FrameSource):
 
     def scan(self, progress: bool = True) -> Scan:
         return self.listed(*scan_ckplus(self.root, self.options, self.source_name))
+
+    @staticmethod
+    def is_sequence_folder(path: Path) -> bool:
+        """Whether ``path`` is a folder of a CK+ layout's sequence (``S005/001``, ``S005_001``)."""
+        path = Path(path)
+        return path.is_dir() and bool(_SEQ_RE.fullmatch(path.name) or _SEQ_RE.fullmatch(f"{path.parent.name}_{path.name}"))
 
     def file_clip_id(self, path: Path) -> str:
         """A sequence folder in a CK+ layout (``S005/001`` or ``S005_001``) gets the id ``prepare``
@@ -112,13 +118,12 @@ def scan_ckplus(root: Path, options: CKPlusOptions, source: str = "ckplus") -> t
         if n < 2:
             skipped.append(Skipped(str(frames[0].parent if frames else name), f"only {n} frame(s); need >= 2"))
             continue
-        info = {"fps": options.fps, "frames": [0, n]}
-        specs.append(ClipSpec(base, source, subject, label, [str(f) for f in frames], info))
+        specs.append(ClipSpec(base, source, subject, label, [str(f) for f in frames], fps=options.fps))
         if options.neutral_from_onset and label != "neutral":
             k = min(options.onset_frames, n)
             if k >= 2:
                 specs.append(ClipSpec(f"{base}-onset", source, subject, "neutral", [str(f) for f in frames[:k]],
-                                      {"fps": options.fps, "frames": [0, k], "onset_of": base}))
+                                      fps=options.fps))
     return specs, skipped
 
 

@@ -12,22 +12,68 @@ from __future__ import annotations
 import os
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..events import Events
 
 
+@dataclass(frozen=True)
+class Box:
+    """A face box in pixels: top-left corner (x, y), width w and height h — of the source frames
+    for frame clips, of the sensor for recordings. Unpacks as ``x, y, w, h``."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def __post_init__(self):
+        if self.w <= 0 or self.h <= 0:
+            raise ValueError(f"box {self.as_list()} needs w, h > 0")
+
+    def __iter__(self):
+        return iter((self.x, self.y, self.w, self.h))
+
+    def as_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+
+def parse_box(value: Any) -> Box:
+    """The one box parser: ``"x,y,w,h"``, ``"x y w h"``, ``"[x, y, w, h]"`` (commas, spaces or
+    semicolons) or a sequence of four numbers -> :class:`Box`; ValueError otherwise."""
+    if isinstance(value, str):
+        parts = value.strip().strip("[]()").replace(",", " ").replace(";", " ").split()
+    else:
+        parts = list(value) if isinstance(value, (list, tuple)) else []
+    try:
+        numbers = [float(p) for p in parts]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) != 4 or any(n != int(n) for n in numbers):
+        raise ValueError(f"box {value!r} is not x, y, w, h (four whole pixel numbers)")
+    return Box(*(int(n) for n in numbers))
+
+
 @dataclass
 class ClipSpec:
-    """One clip to prepare.
+    """One clip to make: where its events come from and how.
 
     Attributes:
-        id: unique, filesystem-safe id, e.g. ``ckplus-S005_001`` (used for the events file name).
-        source: the source kind's name ("ckplus", "nefer", "synthetic", ...).
+        id: unique, filesystem-safe id, e.g. ``ckplus-S005_001`` (used for the events file name; with
+            the emulator's seed it also seeds the clip's random draws).
+        source: the source's name (its ``name``, else its kind: "ckplus", "nefer", ...).
         subject: subject id (``S005``, ``user_03``): the unit of subject-disjoint splitting.
         original_label: the dataset's own label, normalised noun (``happiness``).
         paths: frame image paths, a video, or the single recording path (what the events are made from).
-        info: reader-specific details (frame range, fps, crop box, ...), JSON-serialisable.
+        label: the class of the run's label table (set by ``prepare``; None before, and for predict inputs).
+        fps: frames per second of an image sequence, or a rate a video is resampled to; None: the
+            kind's ``fps`` option (a video: its own rate).
+        start_us, end_us: the part of the input the clip covers, µs on the input's clock (None: open);
+            frames with start <= t <= end, events with start <= t < end.
+        box: a given face box (:class:`Box`; frame pixels or sensor pixels); None: the kind's rule.
+        box_rule: recordings without a given box: "density" (estimated from event density) or "none"
+            (the whole sensor); None: the kind's rule (its ``face_box`` option, else density).
+        sequence: the dataset's own id of the recorded sequence (NEFER), kept with the events.
     """
 
     id: str
@@ -35,7 +81,13 @@ class ClipSpec:
     subject: str
     original_label: str
     paths: list[str]
-    info: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+    fps: float | None = None
+    start_us: int | None = None
+    end_us: int | None = None
+    box: Box | None = None
+    box_rule: Literal["density", "none"] | None = None
+    sequence: str | None = None
 
 
 @dataclass

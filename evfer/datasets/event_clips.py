@@ -2,9 +2,10 @@
 labelled recordings) and of ``evfer predict`` on a recording.
 
 A clip is one recording (``spec.paths == [file]``, any format :mod:`evfer.io` reads), optionally a
-time segment of it (``spec.info["t_start_us"]``/``["t_end_us"]``), cropped to a face box: the
-source's ``face_box`` when given, else a box estimated from event density
-(:mod:`evfer.datasets.facebox`, ``box_size``), or the whole sensor (``spec.info["box"] = "none"``).
+time segment of it (``spec.start_us``..``spec.end_us``), cropped to a face box: the spec's ``box``,
+else the source's ``face_box``, else a box estimated from event density
+(:mod:`evfer.datasets.facebox`, ``box_size``), or the whole sensor (``spec.box_rule = "none"``; also
+the rule for an evfer clip file, which is cropped already).
 The crop's corner becomes (0, 0) and the sensor size the box size; timestamps stay on the file's
 clock. The clip spans its first to last event (or the segment, when given); an evfer clip file
 (one ``prepare`` wrote) spans what its metadata states, so a prepared clip given to ``predict`` is
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..errors import ConfigError, EvferError, InputError
 from ..events import Events
-from .clips import Clip, ClipSpec, Crop
+from .clips import Box, Clip, ClipSpec, Crop
 from .facebox import FaceBox, estimate_face_box
 from .source import EVENTS, SourceKind
 
@@ -34,7 +35,7 @@ class BoxOptions:
     face_box: list[int] | None = None  # [x, y, w, h] (sensor pixels); None = from event density
     box_size: list[int] | None = None  # [w, h] of the density box; None = 0.45 x sensor height, square
 
-    def validate(self, path: str, given: set[str]) -> None:
+    def validate(self, path: str) -> None:
         check_box_options(self.face_box, self.box_size, path)
 
 
@@ -55,25 +56,27 @@ class RecordingSource(SourceKind):
         return None
 
     def make_clip(self, spec: ClipSpec) -> Clip:
-        box = spec.info.get("box")
-        if box is None:
-            box = self.options.face_box if self.options.face_box is not None else "density"
-        return recording_clip(spec.paths[0], box, self.options.box_size, t_start=spec.info.get("t_start_us"),
-                              t_end=spec.info.get("t_end_us"), sensor_size=self.sensor_size())
+        box = spec.box or spec.box_rule or self.options.face_box or "auto"
+        return recording_clip(spec.paths[0], box, self.options.box_size, t_start=spec.start_us, t_end=spec.end_us,
+                              sensor_size=self.sensor_size())
 
 
-def recording_clip(path: str, box: str | list[int] = "density", box_size: list[int] | None = None, *,
+def recording_clip(path: str, box: str | Box | list[int] = "density", box_size: list[int] | None = None, *,
                    t_start: int | None = None, t_end: int | None = None,
                    sensor_size: tuple[int, int] | None = None) -> Clip:
     """A recording's events ``[t_start, t_end)`` (µs, file clock; None = open) cropped to ``box``:
-    [x, y, w, h] (sensor pixels), "density" (estimated, ``box_size`` [w, h]) or "none" (whole sensor).
+    a :class:`Box` or [x, y, w, h] (sensor pixels), "density" (estimated, ``box_size`` [w, h]),
+    "none" (whole sensor) or "auto" (density, but the whole sensor for an evfer clip file, which
+    states the crop it was cut with).
 
     A file that states no sensor size uses ``sensor_size``; without it, a size inferred from the
     events that looks doubtful (not a known sensor, or stretched by a few outliers: a corrupt file)
     is refused. Metadata: path and the sensor size [W, H]. A corrupt or empty recording, or a box
     holding no events, raises InputError naming the file.
     """
-    if box not in ("density", "none"):
+    if isinstance(box, Box):
+        box = box.as_list()
+    if box not in ("density", "none", "auto"):
         check_box_options(box, box_size)
     try:
         crop, events, stored_span = _crop(path, box, box_size, t_start, t_end, sensor_size)
@@ -103,6 +106,8 @@ def _crop(path: str, box, box_size, t_start, t_end, sensor_size) -> tuple[Crop, 
     if first is None:
         raise InputError(path, "recording holds no events" + (" in the segment" if t_start or t_end else ""))
     width, height = first.width, first.height
+    if box == "auto":
+        box = "none" if first.meta.get("crop") or first.meta.get("span_us") else "density"
     total = 0
     kept: list[Events] | None = []  # chunks held for the crop, None once over KEEP_EVENTS
 

@@ -2,10 +2,10 @@
 faces, labelled videos, morphed stills) and of ``evfer predict`` on a video or an image folder.
 
 A clip's frames are an image sequence (``spec.paths``: one image per frame, read as grey), a video
-(``spec.paths == [video]``, decoded with OpenCV, colour to luma, at ``spec.info["fps"]`` or the
-video's own rate, optionally the segment ``spec.info["start_s"]``..``["end_s"]``), or frames a kind
-makes itself (:meth:`FrameSource.frames`, e.g. morphed stills). Then: CK+'s burnt-in timecode is
-frozen (optional) -> one fixed face box for the whole clip (``spec.info["box"]`` when given, else
+(``spec.paths == [video]``, decoded with OpenCV, colour to luma, at ``spec.fps`` or the video's own
+rate, optionally the segment ``spec.start_us``..``spec.end_us``), or frames a kind makes itself
+(:meth:`FrameSource.frames`, e.g. morphed stills). Then: CK+'s burnt-in timecode is
+frozen (optional) -> one fixed face box for the whole clip (``spec.box`` when given, else
 the Haar cascade on the first frame, with margin; centre crop when no face is found) -> resize to
 ``frame_size`` (INTER_AREA) -> Gaussian blur -> the DVS emulator. Frame ``i`` is at
 ``round(i * 1e6 / fps)`` µs on the source's clock; the clip spans first to last frame.
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: CK+'s burnt-in running timecode sits in the lower-left corner: (x0, y0, x1, y1) as image fractions.
 TIMECODE_REGION = (0.0, 0.86, 0.5, 1.0)
+#: frame rate of an image folder given to ``predict`` by a kind without one (CK+'s convention)
+IMAGE_FOLDER_FPS = 30.0
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
 
@@ -36,14 +38,14 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 class FrameOptions:
     """Options of every frame source: how a clip's frames become the emulator's input."""
 
-    fps: float = 30.0  # frame rate of image sequences (videos: their own unless the spec says)
-    face_crop: Literal["haar", "center", "none"] = "haar"
+    fps: float | None = 30.0  # frame rate of image sequences (videos: their own unless the spec says)
+    face_crop: Literal["haar", "center", "none"] = "haar"  # haar: OpenCV's face detector (centre if none found)
     face_margin: float = 0.25  # fraction of the detected face box added on every side
     mask_timecode: bool = True  # freeze CK+'s burnt-in timecode (lower-left) before emulation
     blur_sigma: float = 1.0  # Gaussian blur (pixels) before emulation; 0 disables
     frame_size: list[int] = field(default_factory=lambda: [128, 128])  # [W, H] after crop, before emulation
 
-    def validate(self, path: str, given: set[str]) -> None:
+    def validate(self, path: str) -> None:
         def need(key: str, ok: bool, what: str) -> None:
             if not ok:
                 raise ConfigError(f"{path}{key}: must be {what}")
@@ -89,7 +91,7 @@ class FrameSource(SourceKind):
             images = [str(p) for p in list_images(path)]
             if len(images) < 2:
                 raise InputError(path, f"need at least 2 images, found {len(images)}")
-            return ClipSpec(clip_id, self.source_name, "", "", images, {"fps": self.options.fps})
+            return ClipSpec(clip_id, self.source_name, "", "", images, fps=self.options.fps or IMAGE_FOLDER_FPS)
         if path.suffix.lower() not in VIDEO_SUFFIXES:
             raise InputError(path, f"not a video ({', '.join(VIDEO_SUFFIXES)}) or an image folder")
         return super().spec_for_file(path, clip_id)
@@ -119,25 +121,22 @@ def load_frames(paths: list[str]) -> np.ndarray:
 
 def clip_frames(spec: ClipSpec, fps: float | None) -> tuple[np.ndarray, np.ndarray, float]:
     """The clip's grey frames (N, H, W) uint8, their times (N,) int64 µs and the frame rate used:
-    images at ``spec.info["fps"]`` (else ``fps``); a video at that rate (else its own), cut to
-    ``spec.info["start_s"]``..``["end_s"]`` (seconds, both inclusive) when given."""
+    images at ``spec.fps`` (else ``fps``); a video at that rate (else its own), cut to
+    ``spec.start_us``..``spec.end_us`` (both inclusive) when given."""
     if is_video(spec.paths):
-        return video_frames(Path(spec.paths[0]), spec.info.get("fps") or fps, spec.info.get("start_s"),
-                            spec.info.get("end_s"))
+        return video_frames(Path(spec.paths[0]), spec.fps or fps, spec.start_us, spec.end_us)
     frames = load_frames(spec.paths)
-    rate = float(spec.info.get("fps") or fps)
+    rate = float(spec.fps or fps or IMAGE_FOLDER_FPS)
     return frames, np.round(np.arange(len(frames)) * 1e6 / rate).astype(np.int64), rate
 
 
-def video_frames(path: Path, fps: float | None = None, start_s: float | None = None,
-                 end_s: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+def video_frames(path: Path, fps: float | None = None, t0: int | None = None,
+                 t1: int | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Grey frames, times (µs) and rate of a video (its own rate unless ``fps``), optionally only the
-    frames at ``start_s`` <= t <= ``end_s`` seconds; InputError for fewer than 2 frames."""
+    frames at ``t0`` <= t <= ``t1`` µs; InputError for fewer than 2 frames."""
     from ..emulator.frames import iter_frames, source_fps
 
     rate = source_fps(path, fps)
-    t0 = None if start_s is None else round(start_s * 1e6)
-    t1 = None if end_s is None else round(end_s * 1e6)
     frames, times = [], []
     for chunk, t in iter_frames(path, fps=rate):
         keep = np.ones(len(t), bool)
@@ -151,9 +150,13 @@ def video_frames(path: Path, fps: float | None = None, start_s: float | None = N
             break
     n = sum(len(t) for t in times)
     if n < 2:
-        where = f" in the segment {start_s}..{end_s} s" if t0 is not None or t1 is not None else ""
+        where = (f" in the segment {_seconds(t0)}..{_seconds(t1)} s" if t0 is not None or t1 is not None else "")
         raise InputError(path, f"need at least 2 frames to make events, got {n}{where}")
     return np.concatenate(frames), np.concatenate(times), rate
+
+
+def _seconds(t_us: int | None) -> str:
+    return "" if t_us is None else f"{t_us / 1e6:g}"
 
 
 def mask_timecode(frames: np.ndarray, region: tuple[float, float, float, float] = TIMECODE_REGION) -> np.ndarray:
@@ -224,8 +227,7 @@ def emulate_frames(spec: ClipSpec, frame_set: FrameSet, options: FrameOptions, e
     run's :class:`~evfer.emulator.EmulatorSettings`."""
     from ..emulator import emulate
 
-    box = spec.info.get("box")
-    frames, crop = preprocess_frames(frame_set.frames, options, tuple(box) if box is not None else None)
+    frames, crop = preprocess_frames(frame_set.frames, options, tuple(spec.box) if spec.box is not None else None)
     times = frame_set.times
     events = emulate(frames, times, emulator, clip_id=spec.id, source=spec.paths[0])
     events = events.with_meta(frame_size=[int(v) for v in options.frame_size], fps=frame_set.fps,

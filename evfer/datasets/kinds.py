@@ -7,11 +7,10 @@ Adding a kind: write a module with a :class:`~evfer.datasets.source.SourceKind` 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 from ..config import Config, SourceConfig, from_dict
 from ..emulator import EmulatorSettings
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from .ckplus import CKPlus
 from .nefer import Nefer
 from .recordings import Recordings
@@ -33,33 +32,29 @@ KINDS: dict[str, type[SourceKind]] = {
 def kind_class(name: str, path: str = "kind") -> type[SourceKind]:
     """The class registered for ``name``; ConfigError naming the valid kinds otherwise."""
     if name not in KINDS:
-        close = difflib.get_close_matches(name, list(KINDS), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"{path}: unknown source kind {name!r}{hint} (valid: {', '.join(KINDS)})")
+        raise ConfigError(f"{path}: unknown source kind {name!r}{did_you_mean(name, KINDS)} (valid: {', '.join(KINDS)})")
     return KINDS[name]
 
 
-def resolve_source(src: SourceConfig, path: str = "source.") -> SourceConfig:
-    """Type ``src.options`` with its kind's ``Options`` (in place; idempotent). Unknown options and
-    wrong values are a ConfigError naming the key (``data.sources.0.fps``) and the valid keys."""
+def typed_source(src: SourceConfig, path: str = "source.") -> SourceConfig:
+    """``src`` with its options typed by its kind's ``Options`` (a new object; ``src`` is not
+    changed). Unknown options and wrong values are a ConfigError naming the key
+    (``data.sources.0.fps``) and the valid keys. Called once per source by
+    :func:`evfer.configure.load_config`."""
     cls = kind_class(src.kind, f"{path}kind")
-    if not isinstance(src.options, cls.Options):
-        valid = [f.name for f in dataclasses.fields(cls.Options)]
-        for key in src.options or {}:
-            if key not in valid:
-                close = difflib.get_close_matches(key, valid, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ConfigError(f"{path}{key}: not an option of sources of kind '{src.kind}'{hint} "
-                                  f"(valid: {', '.join(['kind', 'root', 'limit', *valid])})")
-        src.options = from_dict(cls.Options, dict(src.options or {}), path)
-    return src
+    if isinstance(src.options, cls.Options):
+        return src
+    valid = [f.name for f in dataclasses.fields(cls.Options)]
+    for key in src.options or {}:
+        if key not in valid:
+            raise ConfigError(f"{path}{key}: not an option of sources of kind '{src.kind}'{did_you_mean(key, valid)} "
+                              f"(valid: {', '.join(['kind', 'name', 'root', 'limit', *valid])})")
+    return dataclasses.replace(src, options=from_dict(cls.Options, dict(src.options or {}), path))
 
 
-def resolve_data(cfg: Config) -> ClipContext:
-    """Check the dataset stage's part of ``cfg`` once, up front (source kinds and their options, the
-    emulator preset and parameters) and return the context every clip is made with."""
-    for i, src in enumerate(cfg.data.sources):
-        resolve_source(src, f"data.sources.{i}.")
+def clip_context(cfg: Config) -> ClipContext:
+    """The run-wide settings every clip of ``cfg`` is made with (the emulator's resolved parameters,
+    the event filter); ``cfg`` comes checked from :func:`evfer.configure.load_config`."""
     e = cfg.emulator
     try:
         emulator = EmulatorSettings.resolve(e.preset, e.params, e.seed, e.torch_device())
@@ -69,27 +64,33 @@ def resolve_data(cfg: Config) -> ClipContext:
 
 
 def make_source(src: SourceConfig, context: ClipContext | None = None) -> SourceKind:
-    """The kind object of a configured source."""
-    return kind_class(src.kind)(resolve_source(src), context)
+    """The kind object of a configured source (its options typed: a config from
+    :func:`evfer.configure.load_config`, or :func:`source_config`)."""
+    cls = kind_class(src.kind)
+    if not isinstance(src.options, cls.Options):
+        raise TypeError(f"source {src.label!r}: options are not typed; load configs with evfer.configure.load_config")
+    return cls(src, context)
 
 
-def source_config(kind: str, root: str = "", limit: int | None = None, **options) -> SourceConfig:
-    """A resolved :class:`SourceConfig` from keyword options (tests, scripts)."""
-    return resolve_source(SourceConfig(kind=kind, root=str(root), limit=limit, options=options))
+def source_config(kind: str, root: str = "", limit: int | None = None, name: str | None = None,
+                  **options) -> SourceConfig:
+    """A typed :class:`SourceConfig` from keyword options (tests, scripts)."""
+    return typed_source(SourceConfig(kind=kind, root=str(root), limit=limit, name=name, options=options))
 
 
 def absolute_paths(cfg: Config) -> Config:
-    """A copy of ``cfg`` with every data path absolute (``data.out``, each source's root and path
-    options), so a run's config works from any directory."""
+    """A copy of ``cfg`` with every data path absolute, so a run's config works from any directory:
+    ``data.out`` and each source's root against the working directory, a source's path options
+    (``csv``, ...) against its root — where ``prepare`` reads them."""
     import copy
     from pathlib import Path
 
     cfg = copy.deepcopy(cfg)
     cfg.data.out = str(Path(cfg.data.out).resolve())
-    for i, src in enumerate(cfg.data.sources):
-        resolve_source(src, f"data.sources.{i}.")
+    for src in cfg.data.sources:
         src.root = str(Path(src.root).resolve())
         for name in kind_class(src.kind).path_options:
-            if getattr(src.options, name):
-                setattr(src.options, name, str(Path(getattr(src.options, name)).resolve()))
+            value = getattr(src.options, name)
+            if value:
+                setattr(src.options, name, str((Path(src.root) / Path(value).expanduser()).resolve()))
     return cfg

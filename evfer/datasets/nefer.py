@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InputError
-from .clips import Clip, ClipSpec, Skipped, clip_seed
+from .clips import Clip, ClipSpec, Skipped
 from .event_clips import BoxOptions, RecordingSource
 from .labels import DEFAULT_MAP, normalize_original
 from .source import Scan
+from .table import under
 
 #: label set -> (folder, file pattern); ``{split}`` is "train" or "validation".
 ANNOTATION_FILES = {
@@ -58,7 +59,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 class NeferOptions(BoxOptions):
     """Options of a ``nefer`` source (besides the face box)."""
 
-    labels: Literal["expected", "reported"] = "expected"
+    labels: Literal["expected", "reported"] = "expected"  # NEFER's expected labels, or the self-reported ones (with None)
     annotations: str | None = None  # folder holding expected_emotions/ and reported_emotions/
 
 
@@ -71,12 +72,12 @@ class Nefer(RecordingSource):
     path_options = frozenset({"annotations"})
 
     def scan(self, progress: bool = True) -> Scan:
-        specs, skipped, official = scan_nefer(self.root, self.options, self.source.limit, self.source_name)
-        return Scan(specs, skipped, official)
+        specs, skipped, official = scan_nefer(self.root, self.options, self.source_name)
+        return self.listed(specs, skipped, official=official)
 
     def make_clip(self, spec: ClipSpec) -> Clip:
         clip = super().make_clip(spec)
-        clip.events = clip.events.with_meta(sequence=spec.info.get("sequence"))
+        clip.events = clip.events.with_meta(sequence=spec.sequence)
         return clip
 
 
@@ -90,12 +91,13 @@ def normalize_user(text: str) -> str | None:
 def find_annotations(root: Path, options: NeferOptions) -> Path:
     """The folder holding ``expected_emotions/`` and/or ``reported_emotions/``.
 
-    ``options.annotations`` if given, else ``ROOT/annotations``, else ROOT itself. InputError naming
+    ``options.annotations`` if given (relative to ROOT, as every path option), else
+    ``ROOT/annotations``, else ROOT itself. InputError naming
     every path tried when none holds the label folder of ``options.labels``.
     """
     folder = ANNOTATION_FILES[options.labels][0]
     root = Path(root)
-    tried = [Path(options.annotations)] if options.annotations else [root / "annotations", root]
+    tried = [under(root, options.annotations)] if options.annotations else [root / "annotations", root]
     for base in tried:
         if (base / folder).is_dir():
             return base
@@ -206,7 +208,7 @@ def find_recording(sequence: str, subject: str, index: dict[str, list[Path]]) ->
 
 
 # ------------------------------------------------------------------------------------- scanning
-def scan_nefer(root: Path, options: NeferOptions, limit: int | None = None,
+def scan_nefer(root: Path, options: NeferOptions,
                source: str = "nefer") -> tuple[list[ClipSpec], list[Skipped], dict[str, str]]:
     """List NEFER's clips with the label set ``options.labels`` ("expected" or "reported").
 
@@ -268,20 +270,9 @@ def scan_nefer(root: Path, options: NeferOptions, limit: int | None = None,
                     subject=user,
                     original_label=label,
                     paths=[str(rec)],
-                    info={
-                        "sequence": seq_id,
-                        "official_split": OFFICIAL_SPLITS[split],
-                        "face_box": list(options.face_box) if options.face_box else None,
-                        "labels": options.labels,
-                        "frames": seq.rows,
-                    },
+                    sequence=seq_id,
                 )
             )
-    specs.sort(key=lambda s: s.id)
-    if limit is not None and len(specs) > limit:
-        # a pseudo-random but fixed subset, spread over users and labels (not the first user's clips)
-        chosen = sorted(specs, key=lambda s: clip_seed(0, s.id))[: max(limit, 0)]
-        specs = sorted(chosen, key=lambda s: s.id)
     return specs, skipped, official
 
 

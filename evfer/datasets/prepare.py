@@ -26,7 +26,7 @@ from ..errors import EvferError
 from ..jobs import run_jobs
 from .balance import balance, class_counts
 from .clips import ClipResult, ClipSpec, Skipped, clip_meta, crop_from_meta
-from .kinds import make_source, resolve_data
+from .kinds import clip_context, make_source
 from .labels import LabelMap
 from .manifest import ClipRecord, count_table, write_manifest
 from .source import SourceKind
@@ -85,7 +85,7 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     data = cfg.data
     if not data.sources:
         raise EvferError("data.sources is empty: add at least one {kind: ckplus|nefer|synthetic, root: PATH}")
-    context = resolve_data(cfg)
+    context = clip_context(cfg)
     out = Path(data.out)
     out.mkdir(parents=True, exist_ok=True)
     labels = LabelMap(data.label_set, data.label_map)
@@ -96,6 +96,7 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     seen_ids: set[str] = set()
     for src in data.sources:
         kind = make_source(src, context)
+        kind.materialize(progress)
         scan = kind.scan(progress)
         for item in scan.skipped:
             item.source = item.source or kind.source_name
@@ -112,7 +113,7 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
                 skipped.append(Skipped(spec.id, "duplicate clip id (listed by two sources)", spec.source))
                 continue
             seen_ids.add(spec.id)
-            spec.info["label"] = label
+            spec.label = label
             jobs.append((spec, kind))
 
     records, crops = _make_all_events(jobs, data.workers, out, skipped, progress)
@@ -157,7 +158,7 @@ def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out:
         key = kind.events_key(spec)
         # subjects are qualified by their source: CK+'s S005 and a synthetic S005 are different people
         rec = ClipRecord(spec.id, spec.source, f"{spec.source}:{spec.subject}", spec.original_label,
-                         spec.info["label"], str(rel), events_key=key)
+                         spec.label, str(rel), events_key=key)
         records[spec.id] = rec
         path = out / rel
         if path.exists():  # resume: atomic writes mean an existing file is complete

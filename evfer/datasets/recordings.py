@@ -19,7 +19,7 @@ from .clips import ClipSpec, Skipped
 from .event_clips import BoxOptions, RecordingSource
 from .labels import normalize_original
 from .source import Scan
-from .table import parse_box, parse_number, read_table, resolve_path, under
+from .table import box_cell, parse_number, read_table, resolve_path, under
 
 _UNSAFE = str.maketrans({c: "_" for c in " /\\:*?\"<>|"})
 
@@ -31,8 +31,8 @@ class RecordingOptions(BoxOptions):
     csv: str = "recordings.csv"  # the label table, relative to root (or absolute)
     sensor_size: list[int] | None = None  # [W, H] for files that state none (e.g. N-CARS-style .dat)
 
-    def validate(self, path: str, given: set[str]) -> None:
-        super().validate(path, given)
+    def validate(self, path: str) -> None:
+        super().validate(path)
         if self.sensor_size is not None and (len(self.sensor_size) != 2 or min(self.sensor_size) <= 0):
             raise ConfigError(f"{path}sensor_size: need [W, H] > 0 (got {self.sensor_size})")
 
@@ -72,18 +72,17 @@ class Recordings(RecordingSource):
     def _spec(self, table: Path, row) -> ClipSpec:
         path = resolve_path(table, row.get("path"))
         subject, label = row.get("subject"), normalize_original(row.get("label"))
-        info: dict = {}
+        times: dict[str, int] = {}
         for key in ("t_start_us", "t_end_us"):
             value = parse_number(row.get(key), key)
             if value is not None:
                 if value != int(value) or value < 0:
                     raise ValueError(f"{key} {value:g} is not a whole number of µs >= 0")
-                info[key] = int(value)
-        if "t_start_us" in info and "t_end_us" in info and info["t_end_us"] <= info["t_start_us"]:
-            raise ValueError(f"t_end_us {info['t_end_us']} is not after t_start_us {info['t_start_us']}")
-        box = parse_box(row.get("box"))
-        if box is not None:
-            info["box"] = list(box)
-        start = f"-t{info['t_start_us']}" if "t_start_us" in info else ""
+                times[key] = int(value)
+        t0, t1 = times.get("t_start_us"), times.get("t_end_us")
+        if t0 is not None and t1 is not None and t1 <= t0:
+            raise ValueError(f"t_end_us {t1} is not after t_start_us {t0}")
+        start = f"-t{t0}" if t0 is not None else ""
         clip_id = f"{self.source_name}-{subject}-{label}-{path.stem}{start}".translate(_UNSAFE)
-        return ClipSpec(clip_id, self.source_name, subject, label, [str(path)], info)
+        return ClipSpec(clip_id, self.source_name, subject, label, [str(path)], start_us=t0, end_us=t1,
+                        box=box_cell(row.get("box")))

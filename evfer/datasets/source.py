@@ -20,7 +20,7 @@ from ..config import DenoiseConfig, SourceConfig, to_dict
 from ..emulator import EmulatorSettings
 from ..errors import InputError
 from ..fingerprint import fingerprint
-from .clips import Clip, ClipSpec, Skipped
+from .clips import Clip, ClipSpec, Skipped, clip_seed
 
 #: What a kind makes its clips from; ``predict`` picks the kind of an input file by it.
 FRAMES, EVENTS = "frames", "events"
@@ -110,16 +110,24 @@ class SourceKind(ABC):
             recipe["emulator"] = self.context.emulator.config()
         return fingerprint(recipe)
 
-    def listed(self, specs: list[ClipSpec], skipped: list[Skipped], expected: str | None = None) -> Scan:
-        """A scan's result: the specs sorted by id and cut to the source's ``limit``; when nothing at
-        all was found (no clip, nothing skipped), InputError naming the root and what was
-        ``expected`` there."""
+    def listed(self, specs: list[ClipSpec], skipped: list[Skipped], expected: str | None = None,
+               official: dict[str, str] | None = None) -> Scan:
+        """A scan's result — every kind returns this: the specs sorted by id and, with the source's
+        ``limit`` N, a fixed subset of N of them (chosen by a hash of the clip ids: spread over
+        subjects and labels, the same on every run and machine); when nothing at all was found (no
+        clip, nothing skipped), InputError naming the root and what was ``expected`` there."""
         if expected is not None and not specs and not skipped:
             raise InputError(self.root, f"no clips found (expected {expected})")
         specs = sorted(specs, key=lambda s: s.id)
-        if self.source.limit is not None:
-            specs = specs[: self.source.limit]
-        return Scan(specs, skipped)
+        limit = self.source.limit
+        if limit is not None and len(specs) > limit:
+            chosen = {s.id for s in sorted(specs, key=lambda s: clip_seed(0, s.id))[:limit]}
+            specs = [s for s in specs if s.id in chosen]
+        return Scan(specs, skipped, dict(official or {}))
+
+    def materialize(self, progress: bool = True) -> None:
+        """Write the source's input files where the kind makes them itself (synthetic faces);
+        nothing for datasets read from disk. ``prepare`` calls it before :meth:`scan`, which only lists."""
 
     def spec_for_file(self, path: str | os.PathLike, clip_id: str) -> ClipSpec:
         """A spec for one input outside the dataset (``evfer predict``): a video or image folder for
@@ -127,13 +135,9 @@ class SourceKind(ABC):
         path = Path(path)
         if not path.exists():
             raise InputError(path, "no such file or folder")
-        return ClipSpec(clip_id, self.source_name, "", "", [str(path)], self.file_info(path))
+        return ClipSpec(clip_id, self.source_name, "", "", [str(path)])
 
     def file_clip_id(self, path: Path) -> str:
         """The clip id of one input outside the dataset (it seeds the emulator's per-clip draws):
         the file's name; kinds whose layout names clips give the id ``prepare`` would."""
         return Path(path).name
-
-    def file_info(self, path: Path) -> dict[str, Any]:
-        """``ClipSpec.info`` for :meth:`spec_for_file` (kinds add what their ``make_clip`` reads)."""
-        return {}

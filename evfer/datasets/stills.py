@@ -55,8 +55,8 @@ class StillsOptions(FrameOptions):
     neutral_clips: bool = True  # a neutral clip per subject (its neutral image with head motion)
     csv: str | None = None  # label table (subject, image, label, neutral_image); None: folder per subject
 
-    def validate(self, path: str, given: set[str]) -> None:
-        super().validate(path, given)
+    def validate(self, path: str) -> None:
+        super().validate(path)
         if self.frames < 2:
             raise ConfigError(f"{path}frames: must be at least 2")
         if not -1 <= self.min_correlation <= 1:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from .clips import Skipped
+from .clips import Box, Skipped, parse_box
 
 
 @dataclass
@@ -69,17 +69,9 @@ def under(root: Path, value: str) -> Path:
     return p if p.is_absolute() else Path(root) / p
 
 
-def parse_box(text: str) -> tuple[int, int, int, int] | None:
-    """A box cell ``x y w h`` (spaces, commas, semicolons or brackets) in pixels; None when empty;
-    ValueError when it is not four integers with positive w, h."""
-    text = text.strip().strip("[]()")
-    if not text:
-        return None
-    parts = [p for p in text.replace(",", " ").replace(";", " ").split()]
-    x, y, w, h = (int(float(p)) for p in parts) if len(parts) == 4 else (None,) * 4
-    if x is None or w <= 0 or h <= 0:
-        raise ValueError(f"box {text!r} is not x y w h with w, h > 0")
-    return x, y, w, h
+def box_cell(text: str) -> Box | None:
+    """A box cell (:func:`evfer.datasets.clips.parse_box`); None when empty."""
+    return parse_box(text) if text.strip().strip("[]()") else None
 
 
 def parse_number(text: str, what: str) -> float | None:

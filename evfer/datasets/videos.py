@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from .clips import ClipSpec, Skipped
+from .clips import Box, ClipSpec, Skipped
 from .frame_clips import VIDEO_SUFFIXES, FrameOptions, FrameSource
 from .labels import normalize_original
 from .source import Scan
-from .table import parse_box, parse_number, read_table, resolve_path, under
+from .table import box_cell, parse_number, read_table, resolve_path, under
 
 _UNSAFE = str.maketrans({c: "_" for c in " /\\:*?\"<>|"})
 
@@ -52,18 +52,20 @@ class Videos(FrameSource):
             raise InputError(self.root, "videos folder not found")
         rows, skipped = self._rows()
         specs = []
-        for video, subject, label, info, item in rows:
-            problem = _video_problem(video, self.options.fps)
+        for row in rows:
+            problem = _video_problem(row.video, self.options.fps)
             if problem:
-                skipped.append(Skipped(item, problem))
+                skipped.append(Skipped(row.item, problem))
                 continue
-            stem = video.stem if "start_s" not in info else f"{video.stem}_{info['start_s']:g}s"
-            clip_id = f"{self.source_name}-{subject}-{normalize_original(label)}-{stem}".translate(_UNSAFE)
-            specs.append(ClipSpec(clip_id, self.source_name, subject, normalize_original(label), [str(video)], info))
+            stem = row.video.stem if row.start_s is None else f"{row.video.stem}_{row.start_s:g}s"
+            label = normalize_original(row.label)
+            clip_id = f"{self.source_name}-{row.subject}-{label}-{stem}".translate(_UNSAFE)
+            specs.append(ClipSpec(clip_id, self.source_name, row.subject, label, [str(row.video)],
+                                  start_us=_us(row.start_s), end_us=_us(row.end_s), box=row.box))
         return self.listed(specs, skipped, "<label>/<subject>_<name>.mp4, or a csv option")
 
-    def _rows(self) -> tuple[list[tuple[Path, str, str, dict, str]], list[Skipped]]:
-        """(video, subject, label, spec info, item name) per clip, and the skipped rows/files."""
+    def _rows(self) -> tuple[list[_Row], list[Skipped]]:
+        """One row per clip, and the skipped rows/files."""
         if self.options.csv is not None:
             return _csv_rows(under(self.root, self.options.csv))
         rows, skipped = [], []
@@ -78,33 +80,44 @@ class Videos(FrameSource):
                 if "_" not in f.stem or not subject:
                     skipped.append(Skipped(str(f), "name is not <subject>_<anything>"))
                     continue
-                rows.append((f, subject, folder.name, {}, str(f)))
+                rows.append(_Row(f, subject, folder.name, str(f)))
         return rows, skipped
 
 
-def _csv_rows(table: Path):
+@dataclass(frozen=True)
+class _Row:
+    """One clip of the folder layout or the CSV: a video, its subject and label, a segment (s) and box."""
+
+    video: Path
+    subject: str
+    label: str
+    item: str  # how the skip list names it
+    start_s: float | None = None
+    end_s: float | None = None
+    box: Box | None = None
+
+
+def _us(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1e6)
+
+
+def _csv_rows(table: Path) -> tuple[list[_Row], list[Skipped]]:
     rows, skipped = read_table(table, ("path", "subject", "label"), ("start_s", "end_s", "box"))
     out = []
     for row in rows:
         item = f"{table}:{row.line}"
         try:
-            info: dict = {}
             start, end = parse_number(row.get("start_s"), "start_s"), parse_number(row.get("end_s"), "end_s")
-            if start is not None:
-                info["start_s"] = start
-            if end is not None:
-                info["end_s"] = end
             if start is not None and end is not None and end <= start:
                 raise ValueError(f"end_s {end:g} is not after start_s {start:g}")
             if (start is not None and start < 0) or (end is not None and end <= 0):
                 raise ValueError("segment times must be >= 0 s")
-            box = parse_box(row.get("box"))
-            if box is not None:
-                info["box"] = list(box)
+            box = box_cell(row.get("box"))
         except ValueError as exc:
             skipped.append(Skipped(item, str(exc)))
             continue
-        out.append((resolve_path(table, row.get("path")), row.get("subject"), row.get("label"), info, item))
+        out.append(_Row(resolve_path(table, row.get("path")), row.get("subject"), row.get("label"), item,
+                        start, end, box))
     return out, skipped
 
 

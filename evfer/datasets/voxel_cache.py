@@ -23,10 +23,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ..atomic import remove_stale_temporaries, temp_prefix
 from ..config import VoxelConfig
+from ..errors import EvferError
 from ..voxel import Representation, representation_for
 from .clips import Clip, read_clip
 from .manifest import ClipRecord
@@ -57,10 +57,11 @@ def as_cached(planes: np.ndarray) -> np.ndarray:
 
 def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *, workers: int = 1,
                       progress: bool = True) -> Path:
-    """Build (or reuse) the cache for ``records``; returns its folder."""
-    import concurrent.futures as cf
+    """Build (or reuse) the cache for ``records``; returns its folder. The clips' planes are made by
+    the job runner (``workers`` processes; one: here, with the kernels' threads)."""
+    from functools import partial
 
-    from ..voxel import get_threads, set_threads
+    from ..jobs import run_jobs
 
     rep = representation_for(vox)
     out = Path(out)
@@ -90,20 +91,21 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
     old = np.load(final / "voxels.npy", mmap_mode="r") if old_ids else None
     old_row = {cid: i for i, cid in enumerate(old_ids) if old_keys.get(cid) == keys[cid]}
 
-    def fill(row_cid):
-        row, cid = row_cid
+    row_of = {cid: row for row, cid in enumerate(ids)}
+    todo = []
+    for row, cid in enumerate(ids):
         if old is not None and cid in old_row:
             arr[row] = old[old_row[cid]]
         else:
-            arr[row] = as_cached(clip_planes(read_clip(out / by_id[cid].events_path), vox, rep))
-
-    threads = get_threads()
+            todo.append(cid)
     try:
-        set_threads(1)  # parallel over clips instead (the numba kernels release the GIL)
-        with cf.ThreadPoolExecutor(max(1, workers)) as pool:
-            for _ in tqdm(pool.map(fill, enumerate(ids)), total=len(ids), desc="voxels", unit="clip",
-                          disable=not progress):
-                pass
+        work = partial(cached_planes, vox=vox)
+        paths = {cid: str(out / by_id[cid].events_path) for cid in todo}
+        for result in run_jobs(work, [(cid, paths[cid]) for cid in todo], workers=workers, desc="voxels", unit="clip",
+                               progress=progress, label=lambda item: item[1]):
+            if not result.ok:
+                raise EvferError(result.error)
+            arr[row_of[result.item[0]]] = result.value
         arr.flush()
         arr = old = None  # release the memory maps before the rename
         (tmp / "ids.txt").write_text("\n".join(ids) + "\n")
@@ -114,9 +116,12 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    finally:
-        set_threads(threads)
     return final
+
+
+def cached_planes(item: tuple[str, str], *, vox: VoxelConfig) -> np.ndarray:
+    """Job: the cached (float16) planes of one clip, from its events file (``item`` = (id, path))."""
+    return as_cached(clip_planes(read_clip(item[1]), vox))
 
 
 class VoxelCache:

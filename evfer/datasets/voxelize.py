@@ -27,12 +27,13 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
 from ..fingerprint import fingerprint
+from ..jobs import BatchSummary, FileJob
 from ..voxel import Representation
 from .clips import span_from
 from .voxel_files import OUTPUT_FORMATS, is_voxel_output, read_meta, write_output
@@ -46,7 +47,8 @@ class VoxelizeSettings:
         representation: a registry representation (:func:`evfer.voxel.make_representation`).
         windows: T, equal-duration windows of the span.
         size: (W, H) pixels of the planes; None: each file's sensor size (no resize).
-        window: (t0, t1) µs on the file's clock, both inclusive; None: that end of the file's span.
+        window: (t0, t1) µs, both inclusive, on the file's clock (or from its first event with
+            ``window_relative``); None: that end of the file's span.
         sensor_size: (W, H) pixels for files that state none (else inferred by :mod:`evfer.io`).
         format: one of :data:`OUTPUT_FORMATS`.
     """
@@ -57,6 +59,7 @@ class VoxelizeSettings:
     window: tuple[int | None, int | None] = (None, None)
     sensor_size: tuple[int, int] | None = None
     format: str = "npy"
+    window_relative: bool = False
 
     def __post_init__(self):
         if isinstance(self.windows, bool) or not isinstance(self.windows, int) or self.windows < 1:
@@ -71,28 +74,27 @@ class VoxelizeSettings:
         as_list = lambda v: None if v is None else [None if x is None else int(x) for x in v]  # noqa: E731
         return {**self.representation.params(), "windows": self.windows, "size": as_list(self.size),
                 "window_us": as_list(self.window), "sensor_size": as_list(self.sensor_size),
-                "format": self.format}
+                "format": self.format, **({"window_relative": True} if self.window_relative else {})}
 
 
-@dataclass(frozen=True)
-class Job:
-    """One input file ``src`` -> output ``dst``; ``key`` is the fingerprint stored with the output."""
+def first_event_us(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None) -> int:
+    """The timestamp (µs) of the first event of an event file; InputError when it holds none."""
+    from ..io import iter_events
 
-    src: Path
-    dst: Path
-    key: str = ""
+    for chunk in iter_events(path, sensor_size=sensor_size):
+        if len(chunk):
+            return int(chunk.t_start)
+    raise InputError(path, "the file holds no events")
 
 
-@dataclass
-class Summary:
-    """Outcome of :func:`voxelize_inputs`. ``replaced`` names the recomputed earlier outputs among
-    ``voxelized`` and why ("settings": made with other settings or another input; "unreadable")."""
-
-    voxelized: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-    replaced: dict[Path, str] = field(default_factory=dict)
-    total: int = 0
+def absolute_window(path: str | os.PathLike, window: tuple, sensor_size: tuple[int, int] | None = None
+                    ) -> tuple[int | None, int | None]:
+    """``(t0, t1[, relative])`` on the file's clock: a relative window is shifted by the file's first event."""
+    t0, t1, *rest = window
+    if not (rest and rest[0]):
+        return t0, t1
+    first = first_event_us(path, sensor_size)
+    return (None if t0 is None else first + t0), (None if t1 is None else first + t1)
 
 
 # ---------------------------------------------------------------- one file
@@ -104,11 +106,12 @@ def voxelize_file(src: str | os.PathLike, dst: str | os.PathLike, settings: Voxe
     """
     from ..io import read_events
 
-    t0, t1 = settings.window
+    t0, t1 = absolute_window(src, (*settings.window, settings.window_relative), settings.sensor_size)
     events = read_events(src, t_start=t0, t_end=None if t1 is None else t1 + 1,
                          sensor_size=settings.sensor_size)
-    if not len(events) and "span_us" not in events.meta and None in settings.window:
-        where = " in the window" if settings.window != (None, None) else ""
+    if not len(events):
+        where = (f" in the window {t0 if t0 is not None else ''}..{t1 if t1 is not None else ''} µs (file clock)"
+                 if settings.window != (None, None) else "")
         raise InputError(src, f"no events{where}; nothing to voxelize")
     stored_start, stored_end = span_from(events)
     start = stored_start if t0 is None else t0
@@ -151,7 +154,7 @@ def input_key(settings: VoxelizeSettings, src: Path) -> str:
 
 
 # ---------------------------------------------------------------- planning
-def plan_jobs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, format: str) -> list[Job]:
+def plan_jobs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, format: str) -> list[FileJob]:
     """Jobs (without keys) for event files and folders of them, writing into folder ``out``."""
     args = [Path(os.path.abspath(p)) for p in inputs]
     if not args:
@@ -167,7 +170,7 @@ def plan_jobs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, forma
     stems = {f: r.with_suffix("").as_posix() for f, r in rel.items()}
     taken = Counter(stems.values())
     names = {f: rel[f].as_posix() if taken[stems[f]] > 1 else stems[f] for f in files}
-    return [Job(f, Path(out) / f"{names[f]}.{format}") for f in files]
+    return [FileJob(f, Path(out) / f"{names[f]}.{format}") for f in files]
 
 
 def event_files(path: Path) -> list[Path]:
@@ -206,27 +209,22 @@ class _Voxelize:
     """The work of one job (picklable for the worker processes)."""
 
     settings: VoxelizeSettings
-    single_thread: bool
 
-    def __call__(self, job: Job) -> dict[str, Any]:
-        if self.single_thread:  # the parallelism is over files
-            from ..voxel import set_threads
-
-            set_threads(1)
+    def __call__(self, job: FileJob) -> dict[str, Any]:
         return voxelize_file(job.src, job.dst, self.settings, job.key)
 
 
 def voxelize_inputs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, settings: VoxelizeSettings,
-                    *, workers: int = 1, overwrite: bool = False, progress: bool = True) -> Summary:
+                    *, workers: int = 1, overwrite: bool = False, progress: bool = True) -> BatchSummary:
     """Voxelize event files and folders into folder ``out`` (module docstring); a bad file is a
-    line in :attr:`Summary.failed` and the rest are done."""
+    line in :attr:`BatchSummary.failed` and the rest are done."""
     from ..jobs import run_jobs, split_outcomes
 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder; give a folder for the outputs")
     jobs = plan_jobs(inputs, out, settings.format)
-    summary = Summary(total=len(jobs))
+    summary = BatchSummary(total=len(jobs))
     todo = []
     for job in jobs:
         if Path(os.path.abspath(job.dst)) == job.src:
@@ -243,14 +241,14 @@ def voxelize_inputs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike,
             summary.skipped.append(job.dst)
             continue
         if state != "new":
-            summary.replaced[job.dst] = state
+            summary.redone[job.dst] = state
         todo.append(replace(job, key=key))
-    done, failed = split_outcomes(run_jobs(_Voxelize(settings, single_thread=workers > 1), todo, workers=workers,
+    done, failed = split_outcomes(run_jobs(_Voxelize(settings), todo, workers=workers,
                                            desc="voxelize", unit="file", progress=progress,
                                            label=lambda job: str(job.src)))
     for job, _ in failed:
-        summary.replaced.pop(job.dst, None)
-    summary.voxelized = sorted(job.dst for job in done)
+        summary.redone.pop(job.dst, None)
+    summary.done = sorted(job.dst for job in done)
     summary.failed = sorted(summary.failed + [(job.src, error) for job, error in failed])
     return summary
 

@@ -8,7 +8,7 @@ random numbers, so results do not depend on worker count, order or sharding.
 
 Resume: an existing output is complete (writes are atomic) and is skipped if it was made with the
 same settings; with other settings it is reported as a failure (pass ``overwrite=True``); a damaged
-one (unreadable) is made again and listed in :attr:`Summary.redone`. Temporaries of killed runs are
+one (unreadable) is made again and listed in :attr:`~evfer.jobs.BatchSummary.redone`. Temporaries of killed runs are
 removed from the output folders.
 Sharding: ``shard=(i, n)`` keeps the jobs whose index in the sorted job list is ``i`` modulo ``n``,
 so n machines given the same sources split them without coordination.
@@ -18,41 +18,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, OutputError
 from ..fingerprint import fingerprint
+from ..jobs import BatchSummary, FileJob
 from .params import EmulatorSettings
 
 OUTPUT_SUFFIX = ".h5"
 
 
-@dataclass(frozen=True)
-class Job:
-    """One source to convert: ``src`` -> ``dst``; ``name`` is the output's relative name (clip id)."""
-
-    src: Path
-    dst: Path
-    name: str
-
-
-@dataclass
-class Summary:
-    """Outcome of :func:`convert_sources`."""
-
-    converted: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-    redone: list[tuple[Path, str]] = field(default_factory=list)  # damaged outputs made again (and why)
-    total_jobs: int = 0
-
-
-def plan_jobs(sources: Iterable[str | os.PathLike], out: str | os.PathLike) -> list[Job]:
-    """Jobs for ``sources`` (videos or image folders) writing into folder ``out``, sorted by name.
-
-    If ``out`` ends in ``.h5``/``.hdf5`` and there is exactly one source, it is the output file.
+def plan_jobs(sources: Iterable[str | os.PathLike], out: str | os.PathLike) -> list[FileJob]:
+    """Jobs for ``sources`` (videos or image folders) writing into folder ``out``, sorted by name:
+    sources inside the working directory keep their layout below their common folder
+    (``OUT/sub/clip.h5``); any other source is ``OUT/<its name>.h5`` (``-2``, ``-3``, ... where two
+    share a name). If ``out`` ends in ``.h5``/``.hdf5`` and there is exactly one source, it is the
+    output file.
     """
     srcs = sorted({Path(s).resolve() for s in sources})
     if not srcs:
@@ -65,9 +48,13 @@ def plan_jobs(sources: Iterable[str | os.PathLike], out: str | os.PathLike) -> l
         if len(srcs) != 1:
             raise InputError(out, f"an output file name needs exactly one source, got {len(srcs)}; "
                              "give a folder for several")
-        return [Job(srcs[0], out, srcs[0].stem if srcs[0].is_file() else srcs[0].name)]
-    root = Path(os.path.commonpath([s.parent for s in srcs]))
-    rel = {s: s.relative_to(root) for s in srcs}
+        return [FileJob(srcs[0], out, srcs[0].stem if srcs[0].is_file() else srcs[0].name)]
+    cwd = Path.cwd().resolve()
+    if all(s.is_relative_to(cwd) for s in srcs):  # mirror the layout below the sources' common folder
+        root = Path(os.path.commonpath([s.parent for s in srcs]))
+        rel = {s: s.relative_to(root) for s in srcs}
+    else:  # inputs from elsewhere: OUT/<name>.h5, never their absolute folders
+        rel = {s: Path(s.name) for s in srcs}
     names = {s: (r.with_suffix("") if s.is_file() else r).as_posix() for s, r in rel.items()}
     seen: dict[str, int] = {}
     for n in names.values():
@@ -75,11 +62,18 @@ def plan_jobs(sources: Iterable[str | os.PathLike], out: str | os.PathLike) -> l
     for s in srcs:
         if seen[names[s]] > 1:  # keep the full name of colliding sources
             names[s] = rel[s].as_posix()
-    jobs = [Job(s, out / (names[s] + OUTPUT_SUFFIX), names[s]) for s in srcs]
+    taken: set[str] = set()
+    for s in srcs:  # still the same (same name in two folders): -2, -3, ...
+        base, n = names[s], 1
+        while names[s] in taken:
+            n += 1
+            names[s] = f"{base}-{n}"
+        taken.add(names[s])
+    jobs = [FileJob(s, out / (names[s] + OUTPUT_SUFFIX), names[s]) for s in srcs]
     return sorted(jobs, key=lambda j: j.name)
 
 
-def select_shard(jobs: list[Job], shard: tuple[int, int]) -> list[Job]:
+def select_shard(jobs: list[FileJob], shard: tuple[int, int]) -> list[FileJob]:
     """The jobs of shard ``i`` of ``n``: index modulo n in the (sorted) job list."""
     i, n = shard
     if not (n >= 1 and 0 <= i < n):
@@ -139,7 +133,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, settings: Emula
                         crop=stored["crop"], size=stored["size"], convert_settings=stored)
 
 
-def _done(job: Job, key: str) -> bool:
+def _done(job: FileJob, key: str) -> bool:
     """True if ``job.dst`` exists and was made with the settings of fingerprint ``key``. An existing
     output made with other settings is an InputError naming the source (pass --overwrite); a damaged
     or unreadable one an InputError naming the output (the caller makes it again)."""
@@ -179,7 +173,7 @@ class _Convert:
     crop: tuple[int, int, int, int] | None
     size: tuple[int, int] | None
 
-    def __call__(self, job: Job) -> Path:
+    def __call__(self, job: FileJob) -> Path:
         return convert_file(job.src, job.dst, self.settings, fps=self.fps, crop=self.crop, size=self.size,
                             clip_id=job.name)
 
@@ -188,9 +182,9 @@ def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike
                     settings: EmulatorSettings | None = None, *, fps: float | None = None,
                     crop: tuple[int, int, int, int] | None = None, size: tuple[int, int] | None = None,
                     workers: int = 1, shard: tuple[int, int] = (0, 1), overwrite: bool = False,
-                    progress: bool = True) -> Summary:
+                    progress: bool = True) -> BatchSummary:
     """Convert many sources (see the module docstring) with the resolved ``settings``; errors of single
-    sources are collected in :attr:`Summary.failed`, not raised."""
+    sources are collected in :attr:`BatchSummary.failed`, not raised."""
     from ..jobs import run_jobs, split_outcomes
     from .model import resolve_device
 
@@ -199,7 +193,7 @@ def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike
     jobs = select_shard(plan_jobs(sources, out), shard)
     check_output_folders({job.dst.parent for job in jobs})
     key = fingerprint(settings_of(settings, fps, crop, size))
-    summary = Summary(total_jobs=len(jobs))
+    summary = BatchSummary(total=len(jobs))
     todo = []
     for job in jobs:
         try:
@@ -210,11 +204,11 @@ def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike
             if exc.source != str(job.dst):
                 summary.failed.append((job.src, str(exc)))
                 continue
-            summary.redone.append((job.dst, exc.problem))  # damaged: made again, as prepare does
+            summary.redone[job.dst] = exc.problem  # damaged: made again, as prepare does
         todo.append(job)
     done, failed = split_outcomes(run_jobs(_Convert(settings, fps, crop, size), todo, workers=workers,
                                            desc="convert", unit="clip", progress=progress,
                                            label=lambda job: str(job.src)))
-    summary.converted = sorted(job.dst for job in done)
+    summary.done = sorted(job.dst for job in done)
     summary.failed = sorted(summary.failed + [(job.src, error) for job, error in failed])
     return summary

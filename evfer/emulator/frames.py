@@ -242,22 +242,13 @@ def _pack(buf: list[np.ndarray], i0: int, rate: float, path: Path) -> tuple[np.n
     return frames, np.round(idx * (1e6 / rate)).astype(np.int64)
 
 
-_CV2_QUIET = False
-
-
 def _cv2():
-    """cv2, with FFmpeg's and OpenCV's own console messages silenced (errors are reported as one
-    InputError line instead; set OPENCV_FFMPEG_LOGLEVEL to see FFmpeg's)."""
-    global _CV2_QUIET
+    """cv2. Its calls that may print (opening and reading videos and images) run under
+    :func:`~evfer.io.native.quiet_call`, which keeps OpenCV's, libpng's and FFmpeg's lines off the
+    terminal and folds them into evfer's one-line errors and warnings; no global logging setting
+    of OpenCV or FFmpeg is changed."""
     import cv2
 
-    if not _CV2_QUIET:
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when the FFmpeg backend opens a file
-        try:
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        except AttributeError:  # pragma: no cover - very old OpenCV
-            pass
-        _CV2_QUIET = True
     return cv2
 
 

@@ -41,6 +41,7 @@ Exact but unavoidable choices, documented for users:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from typing import Any
 
@@ -59,7 +60,6 @@ REFRACTORY_TIE_US = 1e-6  # see Emulator._init
 A_MIN = 20.0 / 275.0  # smallest brightness factor (I = 0)
 BOUND_GRID_MIN, BOUND_GRID_MAX, BOUND_GRID_STEPS = -16.0, 16.0, 4096  # see Emulator._make_bound_tables
 BOUND_MARGIN = 1e-5  # ln units; covers float32 rounding (< 2.4e-7) with room
-_BOUND_TABLES: dict[tuple[float, str], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
 @contextlib.contextmanager
@@ -424,33 +424,13 @@ class Emulator:
         [lin_log(0), lin_log(255)] (it only moves towards lin_log(I)), so a pixel never fires at
         every level, and the uint8 range suffices.
         """
-        key = (self.params.linlog_threshold, str(self.device))
-        if key not in _BOUND_TABLES:
-            _BOUND_TABLES[key] = self._make_bound_tables()
-        hi_tab, lo_tab = _BOUND_TABLES[key]
+        hi_tab, lo_tab = (t.to(self.device) for t in bound_tables(float(self.params.linlog_threshold)))
         b = (_at(self.B, pix) if b is None else b).to(torch.float64)
         th_on, nth_off = (_at(self.th_on, pix), _at(self.neg_th_off, pix)) if th is None else th
         for y, tab, dst in ((b + th_on.to(torch.float64), hi_tab, self._hi_m1),
                             (b + nth_off.to(torch.float64), lo_tab, self._lo_p1)):
             cell = ((y - BOUND_GRID_MIN) * BOUND_GRID_STEPS).clamp_(0, len(tab) - 1).to(torch.int64)
             dst.scatter_(0, pix, _at(tab, cell))
-
-    def _make_bound_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 bounds per cell [y_i, y_i+1) of a fine grid of log levels y = B + th_on (B - th_off).
-
-        A pixel fires ON at level v iff ``float32(L[v] - B) >= th_on``, which implies
-        ``L[v] >= y - 2.4e-7`` (float32 rounding of a difference below 8): so ``v`` is at least the
-        first level reaching ``y_i - BOUND_MARGIN`` and ``hi_m1`` is one below it. Likewise OFF:
-        ``lo_p1`` is one above the last level not above ``y_i+1 + BOUND_MARGIN``.
-        """
-        lut = self._lut("linlog").to(torch.float64).cpu()
-        n = int((BOUND_GRID_MAX - BOUND_GRID_MIN) * BOUND_GRID_STEPS)
-        y = BOUND_GRID_MIN + torch.arange(n + 2, dtype=torch.float64) / BOUND_GRID_STEPS
-        first_on = torch.searchsorted(lut, y[:-1] - BOUND_MARGIN)
-        last_off = torch.searchsorted(lut, y[1:] + BOUND_MARGIN, right=True) - 1
-        hi = (first_on - 1).clamp(0, 255).to(torch.uint8).to(self.device)
-        lo = (last_off + 1).clamp(0, 255).to(torch.uint8).to(self.device)
-        return hi, lo
 
     # ---------------------------------------------------------------- events of a step
     def _signal(self, idx, d1, d0, B, s_prev, s_cur, lo, hi, th_pair=None, b=None):
@@ -561,3 +541,21 @@ def emulate(frames: Any, timestamps_us: Any, settings: EmulatorSettings | None =
     for i in range(0, len(luma), chunk):
         parts += emu.feed_arrays(luma[i : i + chunk], t[i : i + chunk])
     return emu.assemble(parts)
+
+
+@functools.lru_cache(maxsize=8)
+def bound_tables(linlog_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 bounds per cell [y_i, y_i+1) of a fine grid of log levels y = B + th_on (B - th_off), on
+    the CPU (a pure function of the lin-log threshold, memoised).
+
+    A pixel fires ON at level v iff ``float32(L[v] - B) >= th_on``, which implies
+    ``L[v] >= y - 2.4e-7`` (float32 rounding of a difference below 8): so ``v`` is at least the
+    first level reaching ``y_i - BOUND_MARGIN`` and ``hi_m1`` is one below it. Likewise OFF:
+    ``lo_p1`` is one above the last level not above ``y_i+1 + BOUND_MARGIN``.
+    """
+    lut = lin_log(torch.arange(256, dtype=torch.float64), linlog_threshold).to(torch.float32).to(torch.float64)
+    n = int((BOUND_GRID_MAX - BOUND_GRID_MIN) * BOUND_GRID_STEPS)
+    y = BOUND_GRID_MIN + torch.arange(n + 2, dtype=torch.float64) / BOUND_GRID_STEPS
+    first_on = torch.searchsorted(lut, y[:-1] - BOUND_MARGIN)
+    last_off = torch.searchsorted(lut, y[1:] + BOUND_MARGIN, right=True) - 1
+    return (first_on - 1).clamp(0, 255).to(torch.uint8), (last_off + 1).clamp(0, 255).to(torch.uint8)

@@ -8,12 +8,11 @@ Names follow v2e's command-line options where v2e has them (``pos_thres``, ``sig
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 
 TIMESTAMP_MODES = ("interpolate", "v2e")
 
@@ -98,16 +97,14 @@ def resolve_params(preset: str | None = "clean", *, base: EmulatorParams | None 
     """
     if base is None:
         if preset not in PRESETS:
-            raise ConfigError(f"unknown emulator preset {preset!r} (valid: {', '.join(PRESETS)})")
+            raise ConfigError(f"unknown emulator preset {preset!r}{did_you_mean(preset, PRESETS)} "
+                              f"(valid: {', '.join(PRESETS)})")
         base = PRESETS[preset]
     values = base.to_dict()
     for name, value in overrides.items():
         if name not in values:
-            close = difflib.get_close_matches(name, PARAM_NAMES, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"unknown emulator parameter {name!r}{hint} (valid: {', '.join(PARAM_NAMES)})"
-            )
+            raise ConfigError(f"unknown emulator parameter {name!r}{did_you_mean(name, PARAM_NAMES)} "
+                              f"(valid: {', '.join(PARAM_NAMES)})")
         values[name] = _coerce(name, value, type(values[name]))
     return EmulatorParams(**values)
 

@@ -25,7 +25,12 @@ inferred from the events and judged; see :mod:`evfer.io.geometry`. Its source is
 ``events.meta["geometry_source"]``.
 
 Damaged files: every problem is one :class:`evfer.errors.InputError` line naming the file. What
-truncation can and cannot be detected is written in each format's module.
+truncation can and cannot be detected is written in each format's module. Sizes a file states are
+checked before anything is allocated by them: a sensor size beyond what the format's coordinates
+address (:func:`evfer.io.geometry.check_plausible`), npz arrays and HDF5 datasets that declare
+more data than the file holds. Data that can still be used but looks damaged (EVT words of
+reserved types) gives a warning. :func:`probe` (``evfer info``) lists what was checked and what
+the format cannot reveal (``Probe.checks``, ``Probe.undetectable``).
 """
 
 from __future__ import annotations

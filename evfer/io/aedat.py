@@ -11,9 +11,14 @@ damage in the data packets is left to faery (errors and panics become InputError
 :func:`evfer.io.native.library_errors`).
 
 Truncation: faery raises on a packet cut short ("failed to fill whole buffer"), which becomes a
-one-line InputError. A file that only lost the end of its trailing packet index (the
-FileDataTable) still holds every packet and is read completely (the shared sample minus its last
-byte gives all 111,954 events).
+one-line InputError. The IOHeader states where the packets end (``dataTablePosition``, the start
+of the trailing packet index, the FileDataTable): a file shorter than that lost packets and is
+refused with a line that says so, before faery sees it (faery fails on it too, with "failed to
+fill whole buffer", also when the cut lies exactly between two packets). A file that only lost the
+end of its FileDataTable still holds every packet and is read completely (the shared sample minus
+its last byte gives all 111,954 events). The packet headers are walked up front
+(:func:`check_packets`): a size field that claims more than the file holds is refused before faery
+allocates it (one damaged to 4 GB made it allocate 4 GB).
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ VERSION_LINE = MAGIC + b"\r\n"
 _IO_FIELDS = ("compression", "dataTablePosition", "infoNode")
 
 
-def check_io_header(path: Path) -> None:
-    """InputError unless ``path`` starts with a sound AEDAT 4.0 IOHeader.
+def check_io_header(path: Path) -> int | None:
+    """InputError unless ``path`` starts with a sound AEDAT 4.0 IOHeader; returns the byte where
+    its packets end (``dataTablePosition``), or None when the header states none.
 
     After the 14-byte version line comes a size-prefixed flatbuffer (uint32 size, then the buffer:
     uint32 offset of the root table; the table starts with an int32 offset back to its vtable;
@@ -90,8 +96,17 @@ def check_io_header(path: Path) -> None:
     for name, off in offsets.items():
         if off and (off < 4 or table + off + sizes[name] > len(buf)):
             raise bad(f"field {name} lies outside the header")
+    end = None
+    if offsets["dataTablePosition"]:
+        end = struct.unpack_from("<q", buf, table + offsets["dataTablePosition"])[0]
+        if end > file_size:
+            raise InputError(
+                path, f"truncated AEDAT 4.0 file: its header says the packets end at byte {end:,}, "
+                f"but the file has {file_size:,} bytes (packets lost)"
+            )  # fmt: skip
+        end = end if end >= 0 else None
     if not offsets["infoNode"]:
-        return
+        return end
     at = table + offsets["infoNode"]
     start = at + u32(at, "the description offset")
     length = u32(start, "the description")
@@ -101,6 +116,48 @@ def check_io_header(path: Path) -> None:
         buf[start + 4 : start + 4 + length].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise bad(f"the XML description is not UTF-8 text (byte {exc.start:,} of it)") from None
+    return end
+
+
+#: PacketHeader: int32 stream id, int32 size of the packet that follows.
+_PACKET_HEADER = struct.Struct("<iI")
+
+
+def check_packets(path: Path, end: int | None) -> None:
+    """InputError unless the packets of ``path`` (after its IOHeader) fill the file up to ``end``
+    (where the header says they end; None: the end of the file) exactly.
+
+    Each packet is a PacketHeader (stream id, size) and ``size`` bytes. faery allocates a
+    packet's stated size before reading it: a size field damaged into 4 GB in a 1 MB file made it
+    allocate 4 GB before failing. Walking the headers (8 bytes read per packet) refuses such a
+    file up front, naming the packet.
+    """
+    file_size = path.stat().st_size
+    limit = "the end of the file" if end is None else "the packet index"
+    end = file_size if end is None else end
+    with open(path, "rb") as f:
+        f.seek(len(VERSION_LINE))
+        (size,) = struct.unpack("<I", f.read(4))
+        pos = len(VERSION_LINE) + 4 + size
+        if pos > end:
+            raise InputError(path, f"corrupt AEDAT 4.0 header: it says the packets end at byte {end:,}, "
+                             f"inside the header ({pos:,} bytes)")  # fmt: skip
+        n = 0
+        while pos < end:
+            f.seek(pos)
+            head = f.read(_PACKET_HEADER.size)
+            if len(head) < _PACKET_HEADER.size or pos + _PACKET_HEADER.size > end:
+                raise InputError(path, f"truncated AEDAT 4.0 file: packet {n + 1:,} (byte {pos:,}) has no "
+                                 "complete header")  # fmt: skip
+            _, size = _PACKET_HEADER.unpack(head)
+            pos += _PACKET_HEADER.size + size
+            if pos > end:
+                left = end - pos + size
+                raise InputError(
+                    path, f"corrupt or truncated AEDAT 4.0 file: packet {n + 1:,} claims {size:,} bytes, "
+                    f"but only {left:,} follow it before {limit}"
+                )  # fmt: skip
+            n += 1
 
 
 class AedatReader(EventReader):
@@ -108,7 +165,8 @@ class AedatReader(EventReader):
         from faery.extension import aedat
 
         self.path = path
-        check_io_header(path)
+        self.packets_end = check_io_header(path)
+        check_packets(path, self.packets_end)
         with native_decoder(path, _WHAT, lambda: aedat.Decoder(path)) as dec:
             tracks = native(path, _WHAT, dec.tracks)
             description = native(path, _WHAT, dec.description)
@@ -126,6 +184,16 @@ class AedatReader(EventReader):
             meta=meta_from_json(meta_text, path) if meta_text else {},
             header={"tracks": [f"{t.id}:{t.data_type}" for t in tracks], "event_track": self.track.id},
         )
+
+    def checks(self) -> list[str]:
+        out = ["header sound", "packet sizes fit the file", "every packet decodes"]
+        if self.packets_end is not None:
+            out.append("no packet lost (the header states where they end)")
+        return out
+
+    def undetectable(self) -> str:
+        cut = "" if self.packets_end is not None else "a file cut between two packets or "
+        return f"{cut}a flipped bit inside a packet that still decompresses cannot be detected"
 
     def packets(
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False

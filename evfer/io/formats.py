@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from .geometry import check_plausible
 from .reader import EventReader
 from .sniff import sniff
 
@@ -124,7 +125,8 @@ def check_file(path: str | os.PathLike) -> Path:
 
 def open_reader(path: str | os.PathLike) -> EventReader:
     """The reader for ``path``, chosen by its suffix, after checking that the file exists, is not
-    empty, and does not clearly hold another format than its suffix says."""
+    empty, and does not clearly hold another format than its suffix says; a sensor size the file
+    states that cannot be true is refused here, before any command sizes an array by it."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES and not path.is_dir():
@@ -136,7 +138,9 @@ def open_reader(path: str | os.PathLike) -> EventReader:
         holder = next((f for f in FORMATS if content.kind in f.content), None)
         advice = f"; rename it to {holder.suffixes[0]}" if holder else ""
         raise InputError(path, f"has the extension {suffix} but holds {content.description}{advice}")
-    return rows[0].open(path)
+    reader = rows[0].open(path)
+    check_plausible(reader.info, path)
+    return reader
 
 
 def write_format(path: Path, format: str | None, version: str | None) -> Format:

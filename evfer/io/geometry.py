@@ -61,16 +61,54 @@ OUTLIER_MIN_EVENTS = 3
 OUTLIER_MIN_GAP = 16
 OUTLIER_STRETCH = 0.5
 
+#: Largest width or height evfer can address: event coordinates are uint16.
+MAX_SIDE = 1 << 16
+_UINT16 = "x/y are uint16"
+#: Largest width or height the coordinates of a format can address (format id → (pixels, why)).
+#: A file that states a larger sensor is corrupt; other formats are bound by :data:`MAX_SIDE`.
+FORMAT_MAX_SIDE: dict[str, tuple[int, str]] = {
+    "evt2": (2048, "EVT 2.0 addresses are 11 bits"),
+    "evt2.1": (2048, "EVT 2.1 addresses are 11 bits"),
+    "evt3": (2048, "EVT 3.0 addresses are 11 bits"),
+    "dat": (1 << 14, "DAT addresses are 14 bits"),
+    "aedat4": (1 << 15, "AEDAT 4.0 x/y are int16"),
+}
+
 
 def parse_size(text: str) -> SensorSize:
-    """``"640x480"`` → (640, 480); ValueError otherwise."""
+    """``"640x480"`` → (640, 480); ValueError otherwise (also above :data:`MAX_SIDE`)."""
     w, sep, h = text.lower().partition("x")
     if not sep:
         raise ValueError(f"sensor size must look like WIDTHxHEIGHT, got {text!r}")
     size = int(w), int(h)
     if size[0] <= 0 or size[1] <= 0:
         raise ValueError(f"sensor size must be positive, got {text!r}")
+    _check_side(size)
     return size
+
+
+def _check_side(size: SensorSize) -> None:
+    if max(size) > MAX_SIDE:
+        raise ValueError(
+            f"sensor size {size[0]}x{size[1]} is too large (max {MAX_SIDE} x {MAX_SIDE}: {_UINT16})"
+        )
+
+
+def check_plausible(info: FileInfo, path: str | os.PathLike) -> None:
+    """InputError if the sensor size a file states (``info.geometry``) cannot be true: larger than
+    the format's coordinates can address (:data:`FORMAT_MAX_SIDE`) or than evfer's uint16
+    coordinates (:data:`MAX_SIDE`). Such a size is corrupt, and would make every consumer allocate
+    width x height planes (10^9 x 10^9 ran out of memory)."""
+    if not info.geometry:
+        return
+    w, h = (int(v) for v in info.geometry)
+    limit, why = FORMAT_MAX_SIDE.get(info.format, (MAX_SIDE, _UINT16))
+    limit = min(limit, MAX_SIDE)
+    if w <= 0 or h <= 0 or w > limit or h > limit:
+        where = f" ({info.geometry_detail})" if info.geometry_detail else ""
+        bound = "it must be positive" if min(w, h) <= 0 else f"max {limit} x {limit}: {why}"
+        problem = f"sensor size {w}x{h} stated in the file{where} is not plausible ({bound}): corrupt file?"
+        raise InputError(path, problem)
 
 
 def as_size(sensor_size: Any) -> SensorSize | None:
@@ -82,6 +120,7 @@ def as_size(sensor_size: Any) -> SensorSize | None:
     w, h = (int(v) for v in sensor_size)
     if w <= 0 or h <= 0:
         raise ValueError(f"sensor_size must be positive, got {w}x{h}")
+    _check_side((w, h))
     return w, h
 
 

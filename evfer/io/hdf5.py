@@ -108,6 +108,57 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+#: Largest expansion of deflate (zlib) data: one 258-byte match in 2 bits. A dataset filtered only
+#: by deflate, shuffle and fletcher32 cannot hold more than this many bytes per stored byte.
+MAX_DEFLATE_RATIO = 1032
+_RATIO_FILTERS = {1: MAX_DEFLATE_RATIO, 2: 1, 3: 1}  # H5Z_FILTER_DEFLATE, SHUFFLE, FLETCHER32
+
+
+def check_storage(path: Path, f, names: Iterable[str]) -> None:
+    """InputError if a dataset of ``names`` declares more data than the file can hold.
+
+    What a dataset's shape says is compared with what is stored (before anything is allocated
+    by it): a contiguous dataset must store all its bytes; a chunked one must have all its chunks
+    (an unwritten chunk would read as fill values), no more stored bytes than the file has, and,
+    when its filters are deflate/shuffle/fletcher32 (or none), at most :data:`MAX_DEFLATE_RATIO`
+    data bytes per stored byte (1 without deflate); other filters (lzf, szip, plugins) are not
+    bounded. Compact datasets live in the object header; virtual and external ones (never written
+    by evfer or v2e) are not checked.
+    """
+    import h5py
+
+    file_size = path.stat().st_size
+    for name in names:
+        ds = f[name]
+        declared = int(np.prod(ds.shape, dtype=object)) * ds.dtype.itemsize
+        if declared == 0:
+            continue
+        dcpl = ds.id.get_create_plist()
+        layout = dcpl.get_layout()
+        if layout not in (h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED) or dcpl.get_external_count():
+            continue
+        stored = int(ds.id.get_storage_size())
+        what = f"dataset '{name}' declares shape {ds.shape} of {ds.dtype} ({declared:,} bytes)"
+        if stored > file_size:
+            raise InputError(path, f"{what} and {stored:,} stored bytes, but the file has {file_size:,}: "
+                             "truncated or corrupt")  # fmt: skip
+        ratio = 1
+        if layout == h5py.h5d.CHUNKED:
+            chunks = int(np.prod([-(-n // c) for n, c in zip(ds.shape, ds.chunks)], dtype=object))
+            present = int(ds.id.get_num_chunks())
+            if present < chunks:
+                raise InputError(path, f"{what} in {chunks:,} chunks, but only {present:,} are stored "
+                                 f"(the file holds {file_size:,} bytes): truncated or corrupt")  # fmt: skip
+            for i in range(dcpl.get_nfilters()):
+                code = dcpl.get_filter(i)[0]
+                ratio = ratio * _RATIO_FILTERS[code] if code in _RATIO_FILTERS else None
+                if ratio is None:
+                    break
+        if ratio is not None and declared > ratio * stored:
+            raise InputError(path, f"{what}, but the file stores only {stored:,} bytes of it "
+                             f"(the file holds {file_size:,} bytes): truncated or corrupt")  # fmt: skip
+
+
 def _size_attrs(f, path: Path) -> tuple[int, int]:
     """Root attributes width, height as a positive size in pixels."""
     w, h = int(_scalar(f.attrs["width"])), int(_scalar(f.attrs["height"]))
@@ -144,6 +195,8 @@ class StoreReader(EventReader):
             if odd:
                 raise InputError(path, f"evfer store datasets are not integers: {odd}")
             self.n = lengths["t"]
+            check_storage(path, f, ["events/" + k for k in FIELDS])
+            self.deflated = all(g[k].compression == "gzip" for k in FIELDS)
             missing = [k for k in ("width", "height") if k not in f.attrs]
             if missing:
                 raise InputError(path, f"evfer store lacks the {' and '.join(missing)} attribute")
@@ -164,6 +217,7 @@ class StoreReader(EventReader):
                         path, f"evfer store time index has shape {shape}, expected ({expected},) for "
                         f"{self.n} events every {self.stride}"
                     )  # fmt: skip
+                check_storage(path, f, ["events/index_t"])
             meta = _read_meta(f, path)
         self.info = FileInfo(
             format="evfer-h5",
@@ -172,6 +226,24 @@ class StoreReader(EventReader):
             geometry_detail="store attributes",
             meta=meta,
             header={"n_events": self.n, "index_stride": self.stride},
+        )
+
+    def checks(self) -> list[str]:
+        stated = ", ".join(k for k in ("n_on", "t_first", "t_last") if k in self.stats)
+        out = ["layout", "sizes fit the file", "event count = attribute"]
+        if stated:
+            out.append(f"{stated} = attributes")
+        if self.has_index:
+            out.append("time index = timestamps")
+        out.append("polarity ±1")
+        if self.deflated:
+            out.append("compressed chunks intact (zlib checksum)")
+        return out
+
+    def undetectable(self) -> str:
+        return (
+            "damage that leaves valid HDF5 structures and values consistent with the attributes "
+            "cannot be detected"
         )
 
     def check_stats(self, stats: EventStats) -> None:
@@ -349,6 +421,7 @@ class V2eReader(EventReader):
             if ds.dtype.kind not in "iu":
                 raise InputError(path, f"v2e dataset '{dataset}' has dtype {ds.dtype}, expected integers")
             self.n = ds.shape[0]
+            check_storage(path, f, [dataset])
             size = None
             if "width" in f.attrs and "height" in f.attrs:
                 size = _size_attrs(f, path)
@@ -362,6 +435,12 @@ class V2eReader(EventReader):
             meta=meta,
             header={"dataset": dataset, "other_datasets": extra},
         )
+
+    def checks(self) -> list[str]:
+        return ["layout", "sizes fit the file", "polarity 0/1"]
+
+    def undetectable(self) -> str:
+        return "damage that leaves valid HDF5 structures and values cannot be detected (no stated count)"
 
     def packets(
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False

@@ -45,11 +45,14 @@ def _load(path: Path) -> dict[str, np.ndarray]:
     would try to unpickle the file (refused by allow_pickle=False, with advice to load it unsafely)."""
     with open(path, "rb") as f:
         head = f.read(6)
-    if not head.startswith((*_ZIP_MAGIC, _NPY_MAGIC)):
+    if head.startswith(_NPY_MAGIC):
+        raise InputError(path, "holds a single array (.npy data), not an .npz archive of t, x, y, p")
+    if not head.startswith(_ZIP_MAGIC):
         raise InputError(
             path, "not an .npz archive: it does not start like a zip file (truncated or corrupt?)"
         )
     try:
+        check_sizes(path)
         z = np.load(path, allow_pickle=False)
     except _LOAD_ERRORS as exc:
         raise InputError(path, f"not a readable .npz archive ({_DAMAGED}): {_reason(exc)}") from None
@@ -66,6 +69,61 @@ def _load(path: Path) -> dict[str, np.ndarray]:
     if odd:
         raise InputError(path, f"member(s) {', '.join(odd)} of the archive are not NumPy arrays")
     return arrays
+
+
+#: Largest expansion of deflate data (one 258-byte match in 2 bits); stored members expand by 1.
+MAX_DEFLATE_RATIO = 1032
+_ZIP_RATIO = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: MAX_DEFLATE_RATIO}
+
+
+def check_sizes(path: Path) -> None:
+    """InputError if a member of the archive declares more data than the file can hold.
+
+    numpy allocates an array of the shape its ``.npy`` header states before reading a byte of it
+    (a header stating 10^12 values asked for 7.3 TiB). So, before loading, each member is checked
+    against the zip entry that holds it: the entry's compressed bytes must lie in the file, its
+    uncompressed size can be at most :data:`MAX_DEFLATE_RATIO` times that (deflate; stored: equal;
+    bzip2 and lzma members, which numpy never writes, are not bounded), and the array the header
+    declares (shape x item size) must fit in the uncompressed entry after the header (members that
+    are not ``.npy`` data are left to the loader). zipfile checks each member's CRC-32 and length
+    when numpy reads it.
+    """
+    fmt = np.lib.format
+    file_size = path.stat().st_size
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            entry = f"zip entry {info.filename!r} claims"
+            if info.compress_size > file_size:
+                raise InputError(path, f"{entry} {info.compress_size:,} compressed bytes but the file holds "
+                                 f"only {file_size:,}: truncated or corrupt")  # fmt: skip
+            ratio = _ZIP_RATIO.get(info.compress_type)
+            if ratio is not None and info.file_size > ratio * info.compress_size:
+                raise InputError(path, f"{entry} {info.file_size:,} bytes, more than its "
+                                 f"{info.compress_size:,} compressed bytes can hold: corrupt")  # fmt: skip
+            if not info.filename.endswith(".npy"):
+                continue
+            with z.open(info) as f:
+                if f.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+                    continue  # numpy gives such a member as bytes: refused as not an array
+                f.seek(0)
+                version = fmt.read_magic(f)
+                read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                shape, _, dtype = read(f)
+                header = f.tell()
+            if dtype.hasobject:
+                continue  # refused when loaded (pickled data)
+            count = int(np.prod(shape, dtype=object))
+            declared = count * dtype.itemsize
+            holds = info.file_size - header
+            if declared > holds:
+                name = info.filename[: -len(".npy")]
+                values = "events" if name in FIELDS and len(shape) == 1 else "values"
+                raise InputError(
+                    path,
+                    f"the npz header of array '{name}' declares {count:,} {values} of {dtype} "
+                    f"({declared:,} bytes) but the file holds only {holds:,} bytes of it "
+                    f"({file_size:,} in all): truncated or corrupt",
+                )
 
 
 def _reason(exc: BaseException) -> str:
@@ -121,6 +179,13 @@ class NpzReader(EventReader):
             geometry_detail="width/height arrays" if size else "",
             meta=meta,
         )
+
+    def checks(self) -> list[str]:
+        return ["zip structure", "CRC-32 of every array", "array sizes fit the file",
+                "t, x, y, p of one length"]  # fmt: skip
+
+    def undetectable(self) -> str:
+        return "an archive written again with other valid values cannot be detected"
 
     def packets(
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False

@@ -11,6 +11,7 @@ from .formats import open_reader
 from .geometry import Extent, Geometry, SensorSize, as_size, inferred_geometry, stated_geometry
 from .reader import Tally
 from .reading import ordered_window
+from .stream import REORDER_SLACK_US
 
 
 @dataclass
@@ -18,7 +19,10 @@ class Probe:
     """What ``evfer info`` shows about an event file. Times in µs, sizes in pixels.
 
     ``geometry_warning`` is None unless the size was inferred and looks wrong (see
-    :mod:`evfer.io.geometry`).
+    :mod:`evfer.io.geometry`). ``warnings``: problems found in data that can still be used.
+    ``checks``: what reading the file checked (the format reader's checks, then time order and
+    addresses); ``undetectable``: the damage those checks cannot see. A file that passes was
+    checked, not proven intact.
     """
 
     path: str
@@ -34,6 +38,9 @@ class Probe:
     t_last: int | None
     file_bytes: int
     geometry_warning: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    undetectable: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     header: dict[str, Any] = field(default_factory=dict)
 
@@ -78,6 +85,10 @@ def probe(path: str | os.PathLike, *, sensor_size: SensorSize | str | None = Non
     reader.check_stats(stats)
     if geo is None:
         geo = inferred_geometry(path, extent)
+        addresses = f"addresses not checked (sensor size inferred from them: {geo.width}x{geo.height})"
+    else:
+        addresses = f"addresses inside {geo.width}x{geo.height}"
+    order = f"timestamps in order (steps back of up to {REORDER_SLACK_US} µs re-ordered)"
     return Probe(
         path=str(path),
         format=reader.info.format,
@@ -87,6 +98,9 @@ def probe(path: str | os.PathLike, *, sensor_size: SensorSize | str | None = Non
         geometry_source=geo.source,
         geometry_detail=geo.detail,
         geometry_warning=geo.warning,
+        warnings=reader.data_warnings(),
+        checks=[*reader.checks(), order, addresses],
+        undetectable=reader.undetectable(),
         file_bytes=path.stat().st_size,
         meta=dict(reader.info.meta),
         header=dict(reader.info.header),

@@ -10,11 +10,15 @@ event count that differs from the one evfer wrote). faery silently drops a parti
 fails with "Unexpected end of file", so a cut is refused here with one clear line rather than
 returned as a recording that silently lacks its end. Data that is corrupt but complete usually
 decodes to coordinates outside the sensor or timestamps that jump back, which the reading
-pipeline reports.
+pipeline reports; EVT 2.0 / 3.0 words of reserved types, which the decoders skip, are counted
+alongside (:mod:`evfer.io.evt_words`) and give a warning. What stays undetectable is said by
+:meth:`RawReader.undetectable` (shown by ``evfer info``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +27,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from .evt_words import DEFINED_TYPES, ReservedWords
 from .header import read_header
 from .metadata import META_KEY, meta_from_json
 from .native import native, native_decoder, native_steps
 from .reader import EventReader, EventStats, FileInfo, event_array
 from .truncation import check_count, check_evt3_end, check_has_data, check_whole_units, stated_count
+
+log = logging.getLogger(__name__)
 
 EVT_NAMES = {"evt2": "Prophesee EVT 2.0", "evt2.1": "Prophesee EVT 2.1", "evt3": "Prophesee EVT 3.0"}
 #: Word size in bytes (Prophesee: "EVT 2.1 is a 64-bit data format").
@@ -80,6 +87,17 @@ class _PropheseeReader(EventReader):
         """InputError if the whole file held no event, or not the count evfer's writer stated."""
         check_count(self.path, stats.n_events, self.stated, self.body)
 
+    def _count_check(self) -> list[str]:
+        return [] if self.stated is None else [f"event count = the header's {self.stated:,}"]
+
+    def _undetectable(self, unit: str, valid: str) -> str:
+        """What cannot be seen: a cut on a ``unit`` boundary (unless the count is stated), a flipped
+        bit that gives ``valid`` data."""
+        flip = f"a flipped bit that gives {valid}"
+        if self.stated is not None:
+            return f"{flip} cannot be detected"
+        return f"a file cut at a {unit} boundary or {flip} cannot be detected"
+
 
 class RawReader(_PropheseeReader):
     """EVT 2.0 / 2.1 / 3.0 ``.raw`` file."""
@@ -98,11 +116,53 @@ class RawReader(_PropheseeReader):
         if hdr.version == "evt3":
             check_evt3_end(path, hdr.length)
         self.info = _file_info(hdr, path, hdr.version, f"{EVT_NAMES[hdr.version]} (.raw)")
+        self.words: ReservedWords | None = None  # the reserved-word count of the last pass
+        self._warned: set[str] = set()
+
+    def checks(self) -> list[str]:
+        version = self.hdr.version
+        out = ["header complete", f"whole {8 * WORD_BYTES[version]}-bit words"]
+        if version == "evt3":
+            out.append("last event complete")
+        if self.words is not None and self.words.done and not self.words.count:
+            out.append("no words of reserved types")
+        return out + self._count_check()
+
+    def undetectable(self) -> str:
+        if self.hdr.version == "evt3":
+            return self._undetectable("word", "valid words (an ADDR_X turned into a VECT_8, ...)")
+        return self._undetectable("word", "valid words")
+
+    def data_warnings(self) -> list[str]:
+        warning = self.words.warning if self.words is not None else None
+        return [warning] if warning else []
+
+    def _report(self, words: ReservedWords | None) -> None:
+        """Log the reserved-word warning of a pass (once per reader)."""
+        warning = words.warning if words is not None else None
+        if warning and warning not in self._warned:
+            self._warned.add(warning)
+            log.warning("%s: %s", self.path, warning)
 
     def packets(
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False
     ) -> Iterator[np.ndarray]:
         """Decoded events in file order (EVENT_DTYPE arrays). No index: always from the start."""
+        version = self.hdr.version
+        words = ReservedWords(self.path, self.hdr.length, version) if version in DEFINED_TYPES else None
+        self.words = words
+        with words or contextlib.nullcontext():
+            try:
+                yield from self._decode(words, whole)
+                if words is not None:
+                    words.finish()
+            except GeneratorExit:  # the caller stopped reading: report what was scanned
+                self._report(words)
+                raise
+        self._report(words)
+
+    def _decode(self, words: ReservedWords | None, whole: bool) -> Iterator[np.ndarray]:
+        """The decoder's events; ``words`` (the reserved-word scan) advances with it."""
         what = EVT_NAMES[self.hdr.version]
         if self.hdr.version == "evt3":
             import evt3
@@ -111,6 +171,8 @@ class RawReader(_PropheseeReader):
             batch = EVT3_WHOLE_BATCH_BYTES if whole else EVT3_BATCH_BYTES
             batches = native(self.path, what, evt3.decode_file_batches, os.fspath(self.path), batch)
             for b in native_steps(batches, self.path, what):
+                if words is not None:
+                    words.advance(batch)
                 t = b.t.astype(np.int64)
                 if t0:
                     t += t0
@@ -122,6 +184,8 @@ class RawReader(_PropheseeReader):
             version = self.hdr.version
             with native_decoder(self.path, what, lambda: evt.Decoder(self.path, size, version)) as dec:
                 for packet in native_steps(dec, self.path, what):
+                    if words is not None:
+                        words.advance(EVT3_BATCH_BYTES)
                     ev = packet.get("events")
                     if ev is not None and len(ev):
                         yield event_array(ev["t"], ev["x"], ev["y"], ev["on"])
@@ -148,7 +212,15 @@ class DatReader(_PropheseeReader):
             self.body -= 2
         check_has_data(path, self.body, self.stated)
         check_whole_units(path, self.body, record, "event record")
+        self.record = record
         self.info = _file_info(hdr, path, "dat", "Prophesee DAT (.dat)")
+
+    def checks(self) -> list[str]:
+        records = [] if self.version == "dat1" else [f"whole {self.record}-byte records"]  # v1: unknown size
+        return ["header complete", *records, "polarity 0/1", *self._count_check()]
+
+    def undetectable(self) -> str:
+        return self._undetectable("record", "a valid record")
 
     def packets(
         self, t_start: int | None = None, t_end: int | None = None, whole: bool = False

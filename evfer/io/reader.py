@@ -96,6 +96,20 @@ class EventReader(abc.ABC):
         the reading checks) contradict what the file states about its events. By default a file
         states nothing, so there is nothing to check."""
 
+    def checks(self) -> list[str]:
+        """What opening and a whole pass of :meth:`packets` (with :meth:`check_stats`) check about
+        this file, short phrases for ``evfer info`` (the reading pipeline adds its own checks of
+        time order and addresses)."""
+        return []
+
+    def undetectable(self) -> str:
+        """The damage those checks cannot see, as a phrase for ``evfer info`` ("" if none known)."""
+        return ""
+
+    def data_warnings(self) -> list[str]:
+        """Problems found in the data by the last pass of :meth:`packets` that leave it usable."""
+        return []
+
 
 def event_array(t: Any, x: Any, y: Any, on: Any) -> np.ndarray:
     """A structured :data:`EVENT_DTYPE` array from columns; ``on`` is bool or 0/1 (1 = ON)."""

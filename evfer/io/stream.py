@@ -3,9 +3,11 @@
 Decoders yield packets in file order. Prophesee streams can step back in time by a few µs (the
 EVT 3.0 sample has a TIME_LOW that goes back by 11 µs), so packets are merged through a small
 reorder buffer: each packet is stably sorted, and the events in its last :data:`REORDER_SLACK_US` µs
-are held back and merged with the next packet. An event older than one already emitted (a jump back
-of more than the slack) cannot be put in order without reading everything and is reported as
-corrupt data — it never silently comes out unsorted.
+are held back and merged with the next packet. An event more than the slack older than an event
+before it in the file (a jump back of more than the slack) is reported as corrupt data, wherever
+the packets happen to be cut: it never silently comes out unsorted, and is not sorted into place
+either when both lie in one packet (one flipped bit that turns an EVT 3.0 ADDR_Y word into a
+TIME_HIGH word sends the events up to the next TIME_HIGH word 10 s back).
 """
 
 from __future__ import annotations
@@ -57,18 +59,21 @@ def ordered(
 ) -> Iterator[np.ndarray]:
     """Yield the events of ``packets`` (EVENT_DTYPE arrays, file order) in non-decreasing ``t``.
 
-    Equal timestamps keep their file order. Raises InputError if an event is older than an event
-    already emitted (the stream jumps back by more than ``slack_us``).
+    Equal timestamps keep their file order. Raises InputError if an event is more than
+    ``slack_us`` older than an event before it (:func:`check_steps_back`), in the same packet or
+    not; so no event older than one already emitted ever arrives.
     """
     held = np.empty(0, EVENT_DTYPE)
-    last = None  # newest emitted timestamp
+    newest = None  # newest timestamp consumed
     seen = 0  # events consumed, for messages
     for a in packets:
         if len(a) == 0:
             continue
         fresh = len(a)
         t = a["t"]
-        if not is_sorted(t):
+        in_order = is_sorted(t)
+        newest = check_steps_back(t, newest, in_order, slack_us, source, seen)
+        if not in_order:
             a = a[np.argsort(t, kind="stable")]
             t = a["t"]
         if len(held) and held["t"][-1] > t[0]:  # interleaves with the held events: merge them
@@ -79,25 +84,40 @@ def ordered(
             k = first_at_or_after(held["t"], t[-1] - slack_us)
             if k:  # older than the slack before the newest event: final
                 yield held[:k]
-                last = held["t"][k - 1]
             if k < len(held):  # within the slack: held on, ahead of this packet
                 a = np.concatenate([held[k:], a])
                 t = a["t"]
-        held = held[:0]
-        if last is not None and t[0] < last:
-            raise InputError(
-                source,
-                f"timestamps jump back by {int(last - t[0])} µs around event {seen + 1:,} "
-                f"(more than the {slack_us} µs that can be re-ordered): corrupt data?",
-            )
+        held = held[:0]  # nothing emitted is newer than t[0]: check_steps_back saw to it
         seen += fresh
         cut = first_at_or_after(t, t[-1] - slack_us)
         if cut:
             yield a[:cut]
-            last = t[cut - 1]
         held = a[cut:]
     if len(held):
         yield held
+
+
+def check_steps_back(
+    t: np.ndarray, newest: int | None, in_order: bool, slack_us: int, source: str | os.PathLike, seen: int
+) -> int:
+    """InputError if a timestamp of ``t`` (a packet, file order; ``in_order``: non-decreasing) is
+    more than ``slack_us`` older than an earlier one (``newest``: the newest of earlier packets,
+    ``seen`` their event count). Returns the newest timestamp so far."""
+    if in_order and (newest is None or t[0] >= newest - slack_us):
+        return int(t[-1]) if newest is None else max(newest, int(t[-1]))
+    running = np.maximum.accumulate(t)
+    if newest is not None:
+        np.maximum(running, newest, out=running)
+    back = running - t
+    bad = np.flatnonzero(back > slack_us)
+    if len(bad):
+        i = int(bad[0])
+        raise InputError(
+            source,
+            f"timestamps jump back by {int(back[i])} µs around event {seen + i + 1:,} "
+            f"(more than the {slack_us} µs that can be re-ordered): corrupt data?",
+        )
+    return int(running[-1])
 
 
 def windowed(arrays: Iterable[np.ndarray], t_start: int | None, t_end: int | None) -> Iterator[np.ndarray]:

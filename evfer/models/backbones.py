@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from . import mobilenet, resnet
 from .spec import Backbone
 
@@ -28,7 +28,8 @@ BACKBONES: dict[str, Backbone] = {
 def get_backbone(name: str) -> Backbone:
     """The registry entry ``name``; ConfigError naming ``model.backbone`` and the valid names otherwise."""
     if name not in BACKBONES:
-        raise ConfigError(f"model.backbone: {name!r} is not a valid choice (valid: {', '.join(BACKBONES)})")
+        raise ConfigError(f"model.backbone: {name!r} is not a valid choice{did_you_mean(name, BACKBONES)} "
+                          f"(valid: {', '.join(BACKBONES)})")
     return BACKBONES[name]
 
 

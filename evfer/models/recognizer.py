@@ -37,7 +37,7 @@ def check_model_config(cfg: ModelConfig) -> None:
     """ConfigError naming the key unless ``cfg`` (the ``model:`` section) names a registered backbone
     and, for ``pretrained: imagenet*``, weights that exist for it. Reads no file: run it right after
     loading a config, before any data work."""
-    cfg.validate("model.", set())
+    cfg.validate("model.")
     get_backbone(cfg.backbone)
     if cfg.pretrained is not None and str(cfg.pretrained).lower() in IMAGENET_CHOICES:
         imagenet_url(cfg.backbone, str(cfg.pretrained).lower())

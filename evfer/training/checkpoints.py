@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ..atomic import atomic_path
-from ..config import Config, from_dict
+from ..config import Config
 from ..errors import ConfigError, InputError, OutputError
 from ..models import Ensemble, Recognizer, check_compatible, read_checkpoint, strip_prefix
 
@@ -77,8 +77,10 @@ def _hparams(ckpt: Mapping[str, Any], source: str | os.PathLike) -> dict[str, An
 
 
 def _config(hp: Mapping[str, Any], source: str | os.PathLike) -> Config:
+    from ..configure import config_from_dict
+
     try:
-        return from_dict(Config, hp["config"])
+        return config_from_dict(hp["config"])
     except ConfigError as exc:
         raise InputError(source, f"stored run config is not valid in this version of evfer ({exc})") from None
 

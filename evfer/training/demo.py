@@ -56,6 +56,6 @@ def run_demo(out: str | Path = "runs/demo", overrides: list[str] | tuple[str, ..
         "target_met": metrics["accuracy"] >= TARGET_ACCURACY,
     }
     write_json_atomic(out / "demo_report.json", report)
-    from .report import try_write_report
+    from ..presentation.report import try_write_report
 
     return {"report": report, "metrics": metrics, "out": out, "report_html": try_write_report(out)}

@@ -21,8 +21,8 @@ from functools import partial
 from pathlib import Path
 
 from ..config import Config, to_dict
-from ..datasets.manifest import ClipRecord
 from ..errors import EvferError
+from .data import Prepared
 from .precision import Precision, device_type, resolve_precision
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,15 @@ def train_ensemble(cfg: Config, run_dir: Path, *, restart: bool, progress: bool)
     """Train the K members of ``cfg.train.ensemble`` and write the ensemble's ``best.ckpt``."""
     from ..datasets.voxel_cache import VoxelCache
     from ..jobs import run_jobs
+    from .data import prepare_run
     from .evaluate import split_accuracy
-    from .train import TrainResult, prepare_run, resume_point
+    from .train import TrainResult, resume_point
 
     k = cfg.train.ensemble
     precision = resolve_precision(cfg.train.precision, device_type(cfg.train.accelerator))
     log.info("precision %s: %s", precision.name, precision.reason)
-    records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
+    prepared = prepare_run(cfg, run_dir, progress)
+    records, voxel_dir, classes = prepared.records, prepared.voxel_dir, prepared.classes
     members = []
     for i in range(k):
         m = Member(i, member_config(cfg, i), member_dir(run_dir, i), restart)
@@ -86,8 +88,8 @@ def train_ensemble(cfg: Config, run_dir: Path, *, restart: bool, progress: bool)
     workers = ensemble_workers(cfg)
     threads = max(1, available_cores() // workers)
     started = time.time()
-    work = partial(fit_member, records=records, voxel_dir=voxel_dir, classes=classes, precision=precision,
-                   threads=threads if workers > 1 else 0, progress=progress and workers == 1)
+    work = partial(fit_member, prepared=prepared, precision=precision, threads=threads if workers > 1 else 0,
+                   progress=progress and workers == 1)
     summaries: dict[int, dict] = {}
     log.info("training %d ensemble members, %d at a time", k, workers)
     for outcome in run_jobs(work, members, workers=workers, desc="ensemble members", unit="member",
@@ -122,19 +124,16 @@ def train_ensemble(cfg: Config, run_dir: Path, *, restart: bool, progress: bool)
     return TrainResult(run_dir, best, summary["best_val_acc"], summary)
 
 
-def fit_member(member: Member, *, records: list[ClipRecord], voxel_dir: Path, classes: list[str],
-               precision: Precision, threads: int, progress: bool) -> dict:
+def fit_member(member: Member, *, prepared: Prepared, precision: Precision, threads: int, progress: bool) -> dict:
     """Train one member (in a worker process or here); returns its train summary."""
-    from .train import fit, quiet_lightning, resume_point
+    from .train import fit, resume_point
 
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    quiet_lightning()
     resume = resume_point(member.cfg, member.run_dir, member.restart)
-    result = fit(member.cfg, member.run_dir, records, voxel_dir, classes, precision, resume=resume,
-                 progress=progress)
+    result = fit(member.cfg, member.run_dir, precision, resume=resume, progress=progress, prepared=prepared)
     return {**result.summary, "best_checkpoint": str(result.best_checkpoint)}
 
 

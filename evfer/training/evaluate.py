@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..models import Ensemble
 from .checkpoints import find_checkpoint, load_checkpoint
 from .inference import predict_proba
-from .metrics import classification_metrics, clip_accuracy
+from ..metrics import classification_metrics, clip_accuracy
 
 
 @torch.no_grad()
@@ -77,7 +77,7 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
     ``tta_flip``: flip test-time averaging, default the run's ``train.tta_flip``.
     """
     from ..datasets.voxel_cache import VoxelCache, build_voxel_cache, cache_name
-    from .plots import plot_confusion
+    from ..presentation.plots import plot_confusion
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -120,7 +120,7 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
         w.writerow([r.id, r.subject, r.label, classes[int(p.argmax())], *[f"{v:.4f}" for v in p]])
     write_text_atomic(run_dir / f"predictions-{split}.csv", buf.getvalue())
     if report:
-        from .report import try_write_report
+        from ..presentation.report import try_write_report
 
         metrics["report_html"] = try_write_report(run_dir)
     return metrics

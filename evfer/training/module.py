@@ -91,6 +91,17 @@ class RecognizerModule(L.LightningModule):
                 p.requires_grad_(trains)
         self.train(self.training)
 
+    def setup(self, stage: str) -> None:
+        """Loss weights per class from the datamodule (``data.balance.method: class_weights``)."""
+        weights = getattr(self.trainer.datamodule, "class_weights", None) if self._trainer is not None else None
+        if weights is not None and self.class_weights is None:
+            self.class_weights = torch.tensor(weights, dtype=torch.float32, device=self.device)
+
+    def on_fit_start(self) -> None:
+        """Each DDP process draws its own augmentations (rank 0 keeps the run's random stream)."""
+        if self.global_rank:
+            torch.manual_seed(int(self.hparams.config.get("seed", 0)) + self.global_rank)
+
     def on_train_epoch_start(self) -> None:
         trains = self.current_epoch >= self.hparams.head_epochs
         if trains != self.backbone_trains:

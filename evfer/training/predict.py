@@ -10,6 +10,7 @@ LSTM has then seen windows 0..t), the final label is the last one.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,23 @@ def predict_clip(model, classes: list[str], cfg: Config, clip: Clip, path: str |
             for k, p in enumerate(timeline)
         ],
     }
+
+
+def render_file(model, classes: list[str], cfg: Config, path: str | os.PathLike, out: str | os.PathLike, *,
+                box: str | None = None, frames_per_window: int | None = None, fps: float | None = None,
+                progress: bool = True) -> dict:
+    """Predict ``path`` (as :func:`predict_file`) and write its video (:mod:`evfer.presentation.prediction_video`) to
+    ``out``; returns the prediction with ``"render"`` (the video's path) and ``"render_frames"``."""
+    from ..datasets.frame_clips import FrameSource
+    from ..datasets.inputs import kind_for_file
+    from ..presentation.prediction_video import (FPS, FRAMES_PER_WINDOW, check_video_path, prediction_view,
+                                                 write_video)
+
+    out = check_video_path(out)
+    kind, spec = kind_for_file(cfg, path, box=box)
+    clip, source = kind.clip_with_frames(spec) if isinstance(kind, FrameSource) else (kind.clip(spec), None)
+    prediction = predict_clip(model, classes, cfg, clip, path)
+    view = prediction_view(path, clip, prediction, source)
+    n = write_video(view, out, frames_per_window=frames_per_window or FRAMES_PER_WINDOW, fps=fps or FPS,
+                    progress=progress)
+    return {**prediction, "render": str(out), "render_frames": n}

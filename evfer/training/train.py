@@ -2,9 +2,10 @@
 
 Run directory::
 
-    config.yaml              the resolved config, for people (the truth is the copy in every checkpoint,
-                             read through evfer.training.checkpoints)
+    config.yaml              the resolved config, generated for people (the truth is the copy in every
+                             checkpoint, read through evfer.training.checkpoints)
     manifest.csv             the clips and the split actually used (with balancing repeats)
+    prepared.json            the voxel cache's folder and the class names (evfer.training.data)
     checkpoints/best.ckpt    the model the run keeps, per train.select / train.average_epochs
                              (evfer.training.selection; model selection never sees the test split)
     checkpoints/last.ckpt    the last finished epoch, for resuming: re-running the same command continues here
@@ -23,19 +24,21 @@ A resumed run (``last.ckpt`` present, no ``--restart``) is checked against the c
 
 from __future__ import annotations
 
-import json
+import contextlib
+import csv
+from io import StringIO
 import logging
-import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import write_json_atomic, write_text_atomic
-from ..config import Config, save_config, to_dict
+from ..config import Config, to_dict
 from ..datasets.kinds import absolute_paths
-from ..datasets.manifest import ClipRecord, read_manifest, write_manifest
+from ..datasets.labels import LabelMap
 from ..errors import EvferError
-from ..fingerprint import fingerprint
+from .data import Prepared, VoxelDataModule
 from .machine import describe_machine
 from .precision import Precision, device_type, resolve_precision
 
@@ -48,16 +51,6 @@ class TrainResult:
     best_checkpoint: Path
     best_val_acc: float | None
     summary: dict
-
-
-def _rank() -> int:
-    """Global rank of this process: torchrun/SLURM set RANK; Lightning's launcher sets NODE_RANK and
-    LOCAL_RANK (rank 0 is local rank 0 on node 0)."""
-    if os.environ.get("RANK"):
-        return int(os.environ["RANK"])
-    local = int(os.environ.get("LOCAL_RANK", "0") or 0)
-    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "0")) or 0)
-    return 0 if local == 0 and node == 0 else 1 + local + 1000 * node
 
 
 #: train options that may differ when a run is resumed (they do not change what the model learns from)
@@ -93,52 +86,31 @@ def check_resumable(saved: Config, cfg: Config, run_dir: Path) -> None:
                          "use --restart to start over or another run directory")
 
 
-def _prepared_marker(run_dir: Path) -> Path:
-    return run_dir / "prepared.json"
-
-
-def prepare_run(cfg: Config, run_dir: Path, progress: bool = True) -> tuple[list[ClipRecord], Path, list[str]]:
-    """Rank 0 prepares the data and writes the run's config and manifest; other ranks (DDP, torchrun)
-    wait for it and read them. Returns (records with split, voxel cache folder, classes)."""
-    marker = _prepared_marker(run_dir)
-    token = fingerprint(cfg)
-    if _rank() == 0:
-        from ..datasets.prepare import prepare
-
-        marker.unlink(missing_ok=True)
-        result = prepare(cfg, progress=progress)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
-        write_manifest(run_dir / "manifest.csv", result.records)
-        classes = list(result.labels.classes)
-        write_json_atomic(marker, {"voxel_dir": str(result.voxel_dir), "classes": classes, "config": token})
-        return result.records, Path(result.voxel_dir), classes
-    deadline = time.time() + 3600
-    while not (marker.exists() and json.loads(marker.read_text()).get("config") == token):
-        if time.time() > deadline:
-            raise EvferError(f"{marker}: rank 0 did not finish preparing the data within an hour")
-        time.sleep(1)
-    info = json.loads(marker.read_text())
-    return read_manifest(run_dir / "manifest.csv"), Path(info["voxel_dir"]), info["classes"]
-
-
-def quiet_lightning() -> None:
-    """Lightning's own handler already prints its messages: don't repeat them through the root logger,
-    and drop its advertising tips and known-harmless warnings."""
-    import warnings
-
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).propagate = False
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*litlogger.*")
+@contextlib.contextmanager
+def lightning_output():
+    """For the duration of a fit, Lightning's messages as evfer wants them, then everything restored:
+    its loggers print through their own handler only (not again through the root logger), its
+    advertising tips and known-harmless warnings are dropped (e.g. "Previous log files ... will be
+    deleted!" when a resumed run folds its logs itself)."""
+    names = ("lightning", "lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero")
+    saved = [(logging.getLogger(n), logging.getLogger(n).propagate, logging.getLogger(n).level) for n in names]
+    with warnings.catch_warnings():
+        for message in (".*isinstance\\(treespec, LeafSpec\\).*", ".*does not have many workers.*", ".*litlogger.*",
+                        ".*Previous log files in this directory will be deleted.*",
+                        ".*exists and is not empty.*"):
+            warnings.filterwarnings("ignore", message=message)
+        for logger, _, _ in saved[:3]:
+            logger.propagate = False
+        saved[3][0].setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for logger, propagate, level in saved:
+                logger.propagate, logger.level = propagate, level
 
 
 def merge_metrics(logs: Path) -> None:
     """Fold the per-session logs of a resumed run into ``metrics.csv`` (later sessions win per epoch)."""
-    import csv
-
     parts = sorted(logs.glob("metrics-session*.csv"))
     if not parts:
         return
@@ -153,9 +125,7 @@ def merge_metrics(logs: Path) -> None:
             for row in reader:
                 session.setdefault(row["epoch"], []).append(row)
         rows.update(session)
-    import io
-
-    buf = io.StringIO()
+    buf = StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for epoch in sorted(rows, key=lambda e: int(float(e))):
@@ -184,7 +154,7 @@ def make_module(cfg: Config, classes: list[str], class_weights: list[float] | No
     from .optim import optimizer_factory, scheduler_factory
 
     net = (Recognizer if resume else build_model)(cfg.model, len(classes), input_channels(cfg))
-    if net.pretrained_report is not None and _rank() == 0:
+    if net.pretrained_report is not None:
         write_text_atomic(run_dir / "pretrained.txt", net.pretrained_report.summary() + "\n")
     if cfg.train.channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -254,14 +224,11 @@ def check_logger(kind: str) -> None:
 
 def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: bool = True) -> TrainResult:
     """Train per ``cfg`` into ``run_dir`` (resuming from ``last.ckpt`` unless ``restart``); with
-    ``train.ensemble`` K > 1, K members (see :mod:`.ensemble`)."""
-    from ..models import check_model_config
-
-    check_model_config(cfg.model)
+    ``train.ensemble`` K > 1, K members (see :mod:`.ensemble`). ``cfg`` comes checked from
+    :func:`evfer.configure.load_config`."""
     check_logger(cfg.train.logger)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    quiet_lightning()
     cfg = absolute_paths(cfg)
     if cfg.train.ensemble > 1:
         from .ensemble import train_ensemble
@@ -270,8 +237,7 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
     resume = resume_point(cfg, run_dir, restart)
     precision = resolve_precision(cfg.train.precision, device_type(cfg.train.accelerator))
     log.info("precision %s: %s", precision.name, precision.reason)
-    records, voxel_dir, classes = prepare_run(cfg, run_dir, progress)
-    return fit(cfg, run_dir, records, voxel_dir, classes, precision, resume=resume, progress=progress)
+    return fit(cfg, run_dir, precision, resume=resume, progress=progress)
 
 
 def resume_point(cfg: Config, run_dir: Path, restart: bool) -> bool:
@@ -285,39 +251,33 @@ def resume_point(cfg: Config, run_dir: Path, restart: bool) -> bool:
     return resume
 
 
-def fit(cfg: Config, run_dir: Path, records: list[ClipRecord], voxel_dir: Path, classes: list[str],
-        precision: Precision, *, resume: bool, progress: bool) -> TrainResult:
-    """Fit one network on prepared data into ``run_dir`` (checkpoints, logs, curves, train_summary.json)."""
+def fit(cfg: Config, run_dir: Path, precision: Precision, *, resume: bool, progress: bool,
+        prepared: Prepared | None = None) -> TrainResult:
+    """Fit one network into ``run_dir`` (checkpoints, logs, curves, train_summary.json). The data are
+    prepared by Lightning's rank-0 hook (:class:`~.data.VoxelDataModule`) unless ``prepared``."""
     import lightning as L
 
-    from ..datasets.balance import class_weights
-    from .data import VoxelDataModule
     from .evaluate import split_accuracy
 
-    # seeded after preparing, so the initial weights do not depend on whether the data was cached;
-    # rank-specific: each DDP process draws its own augmentations (DDP broadcasts rank 0's weights)
-    L.seed_everything(cfg.seed + _rank(), workers=True, verbose=False)
-    n_train = sum(r.repeats for r in records if r.split == "train")
-    n_val = sum(1 for r in records if r.split == "val")
-    if n_train == 0 or n_val == 0:
-        raise EvferError(f"need training and validation clips (got {n_train} train draws, {n_val} val clips); "
-                         "add subjects or change data.split.fractions")
-
-    weights = class_weights(records, tuple(classes)) if cfg.data.balance.method == "class_weights" else None
-    module = make_module(cfg, classes, weights, resume=resume, run_dir=run_dir)
+    classes = list(LabelMap(cfg.data.label_set, cfg.data.label_map).classes)
+    # the initial weights and augmentations follow the seed alone (not whether the data were cached)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = VoxelDataModule(cfg, run_dir, prepared=prepared, progress=progress)
+    module = make_module(cfg, classes, None, resume=resume, run_dir=run_dir)
     trainer, keep, early = make_trainer(cfg, run_dir, precision, progress)
-    data = VoxelDataModule(cfg, voxel_dir, records, classes)
     metrics_csv = run_dir / "logs" / "metrics.csv"
-    if resume and metrics_csv.exists() and _rank() == 0:  # the logger would overwrite earlier epochs
+    if resume and metrics_csv.exists() and trainer.is_global_zero:  # the logger would overwrite earlier epochs
         sessions = sorted((run_dir / "logs").glob("metrics-session*.csv"))
         metrics_csv.rename(run_dir / "logs" / f"metrics-session{len(sessions):03d}.csv")
     started = time.time()
-    trainer.fit(module, datamodule=data, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
+    with lightning_output():
+        trainer.fit(module, datamodule=data, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
     best = keep.finish(trainer, module, data.train_dataloader())
     elapsed = time.time() - started
     if trainer.is_global_zero:
         merge_metrics(run_dir / "logs")
 
+    records = data.records
     summary = {
         "best_checkpoint": str(best),
         "best_val_acc": split_accuracy(best, cfg, data.cache, data.split("val"), classes) if best.is_file() else None,
@@ -329,8 +289,8 @@ def fit(cfg: Config, run_dir: Path, records: list[ClipRecord], voxel_dir: Path, 
         "train_seconds_this_session": round(elapsed, 1),
         "resumed": resume,
         "train_clips": sum(1 for r in records if r.split == "train"),
-        "train_draws_per_epoch": n_train,
-        "val_clips": n_val,
+        "train_draws_per_epoch": sum(r.repeats for r in records if r.split == "train"),
+        "val_clips": len(data.split("val")),
         "classes": classes,
         "seed": cfg.seed,
         "precision": precision.lightning,
@@ -341,7 +301,7 @@ def fit(cfg: Config, run_dir: Path, records: list[ClipRecord], voxel_dir: Path, 
     if trainer.is_global_zero:
         write_json_atomic(run_dir / "train_summary.json", summary)
         if metrics_csv.exists():
-            from .plots import plot_training_curves
+            from ..presentation.plots import plot_training_curves
 
             plot_training_curves(metrics_csv, run_dir / "curves.png")
     return TrainResult(run_dir, best, summary["best_val_acc"], summary)

@@ -349,24 +349,11 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-_threads = default_threads()
-
-
-def set_threads(n: int | None) -> None:
-    """Threads the kernels may use (None: back to :func:`default_threads`). Set 1 in worker
-    processes that already run in parallel."""
-    global _threads
-    _threads = default_threads() if n is None else max(1, int(n))
-
-
-def get_threads() -> int:
-    return _threads
-
-
 def default_chunks(n_events: int) -> int:
-    """Chunks (threads) worth using for ``n_events``: one below ~100 k events, where starting a
-    thread costs more than it saves."""
-    return max(1, min(_threads, n_events // 100_000))
+    """Chunks (threads) worth using for ``n_events``: :func:`default_threads`, but one below ~100 k
+    events, where starting a thread costs more than it saves. Worker processes of the job runner
+    have ``EVFER_THREADS=1`` (their parallelism is over items)."""
+    return max(1, min(default_threads(), n_events // 100_000))
 
 
 @njit(nogil=True)

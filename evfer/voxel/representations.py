@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..events import Events
 from .grids import RESIZE_MODES, clip_histograms, clip_voxels
 from .normalize import METHODS, normalize_clip
@@ -150,8 +150,8 @@ def make_representation(name: str = "voxel_grid", **params: Any) -> Representati
     """A representation by name and its parameters (ConfigError for an unknown name or parameter)."""
     cls = REPRESENTATIONS.get(name)
     if cls is None:
-        raise ConfigError(f"voxel.representation: unknown representation {name!r} "
-                          f"(valid: {', '.join(REPRESENTATIONS)})")
+        raise ConfigError(f"voxel.representation: unknown representation {name!r}"
+                          f"{did_you_mean(name, REPRESENTATIONS)} (valid: {', '.join(REPRESENTATIONS)})")
     try:
         return cls(**params)
     except TypeError as exc:

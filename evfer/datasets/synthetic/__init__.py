@@ -20,7 +20,7 @@ from .params import (
     sample_identity,
     sample_sequence,
 )
-from .render import render_frames
+from .faces import render_frames
 from .writer import DEFAULT_SIZE, SynthSummary, ensure_synthetic, synthesize
 
 __all__ = [

@@ -1,11 +1,12 @@
-"""The ``synthetic`` source kind: procedural faces generated into ``root`` on first use (CK+ layout),
-then read as CK+ (:mod:`evfer.datasets.ckplus`)."""
+"""The ``synthetic`` source kind: procedural faces generated into ``root`` (CK+ layout) by
+:meth:`Synthetic.materialize` — ``prepare`` calls it before listing — then read as CK+
+(:mod:`evfer.datasets.ckplus`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...errors import ConfigError
+from ...errors import ConfigError, InputError
 from ..ckplus import CKPlusOptions, scan_ckplus
 from ..frame_clips import FrameSource
 from ..source import Scan
@@ -19,13 +20,13 @@ class SyntheticOptions(CKPlusOptions):
     faces have true neutral sequences, so no neutral clips are cut from onsets by default."""
 
     neutral_from_onset: bool = False
-    identities: int = 24
-    seed: int = 0
+    identities: int = 24  # people generated (S001, S002, ...)
+    seed: int = 0  # seed of the generated faces and expressions
     frames: list[int] = field(default_factory=lambda: list(FRAMES_DEFAULT))  # [min, max] frames per sequence
     synth_size: list[int] = field(default_factory=lambda: list(DEFAULT_SIZE))  # [W, H] rendered frames
 
-    def validate(self, path: str, given: set[str]) -> None:
-        super().validate(path, given)
+    def validate(self, path: str) -> None:
+        super().validate(path)
 
         def need(key: str, ok: bool, what: str) -> None:
             if not ok:
@@ -44,9 +45,14 @@ class Synthetic(FrameSource):
     Options = SyntheticOptions
     listing_options = frozenset({"neutral_from_onset"})
 
-    def scan(self, progress: bool = True) -> Scan:
-        """Generate what is missing, then list the first ``identities`` identities (a folder may hold
-        more, from a run that asked for more)."""
+    def materialize(self, progress: bool = True) -> None:
+        """Generate the faces that are missing in ``root`` (a set made by ``evfer synth`` is never grown)."""
         ensure_synthetic(self.root, self.options, progress=progress)
+
+    def scan(self, progress: bool = True) -> Scan:
+        """List the first ``identities`` identities (a folder may hold more, from a run that asked for
+        more); :meth:`materialize` generates them."""
+        if not (self.root / "cohn-kanade-images").is_dir():
+            raise InputError(self.root, "no synthetic faces here yet (`evfer prepare` generates them, or `evfer synth`)")
         specs, skipped = scan_ckplus(self.root, self.options, self.source_name)
         return self.listed([s for s in specs if int(s.subject.lstrip("S")) <= self.options.identities], skipped)

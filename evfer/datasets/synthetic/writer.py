@@ -81,7 +81,7 @@ def _write_sequence(task: tuple) -> int:
     """Render and write one sequence (runs in a worker); returns the number of frames written."""
     import cv2
 
-    from .render import render_frames
+    from .faces import render_frames
 
     cv2.setNumThreads(1)
     root, seed, identity, expression, frames, size, fps, timecode = task

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from ..atomic import atomic_path
 from ..errors import InputError
-from .metrics import accuracy_summary, format_accuracy
-from .report_files import RunFiles
-from .report_html import cards, esc, missing, page, png_img, table
+from ..metrics import accuracy_summary, format_accuracy
+from .html import cards, esc, missing, page, png_img, table
+from .run_files import RunFiles
 
 log = logging.getLogger(__name__)
 
@@ -429,7 +429,7 @@ def event_thumbnail(path: Path) -> bytes | None:
 
     from ..errors import EvferError
     from ..io import read_events
-    from ..render import drawn_size, event_frame
+    from .drawing import drawn_size, event_frame
 
     try:
         events = read_events(path)

@@ -4,7 +4,7 @@ Every video frame shows, side by side (pixel boxes in :func:`layout`):
 
 - ``frames``: the source frame at that time with the face box drawn (videos and image folders only;
   a recording has no frames and the panel is left out);
-- ``events``: the events of the current window so far, ON red / OFF blue (:mod:`evfer.render`) —
+- ``events``: the events of the current window so far, ON red / OFF blue (:mod:`evfer.presentation.drawing`) —
   the emulated events of the face crop for frame inputs; the whole sensor with the face box drawn
   for recordings;
 - ``label`` and ``bars``: the predicted label and the class probabilities after the current window
@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Config
 from ..datasets.clips import Clip
 from ..datasets.frame_clips import FrameSet
 from ..errors import OutputError
 
 #: Video formats ``--render`` writes, by suffix.
-VIDEO_SUFFIXES = (".mp4", ".gif")
+#: the video formats a rendered prediction is written in (the inputs: evfer.datasets.frame_clips.VIDEO_SUFFIXES)
+RENDER_SUFFIXES = (".mp4", ".gif")
 FRAMES_PER_WINDOW = 12
 FPS = 12.0
 
@@ -89,8 +89,8 @@ def check_video_path(path: str | os.PathLike) -> Path:
     """``path`` as a video output: an OutputError naming it unless it ends in .mp4 or .gif and its
     folder exists."""
     path = Path(path)
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise OutputError(path, f"a rendered prediction is a video: use {' or '.join(VIDEO_SUFFIXES)}")
+    if path.suffix.lower() not in RENDER_SUFFIXES:
+        raise OutputError(path, f"a rendered prediction is a video: use {' or '.join(RENDER_SUFFIXES)}")
     if not path.parent.is_dir():
         raise OutputError(path, f"the folder {path.parent} does not exist")
     if path.is_dir():
@@ -133,24 +133,6 @@ def prediction_view(path: str | os.PathLike, clip: Clip, prediction: dict,
 
     whole = read_events(path, t_start=clip.span_us[0], t_end=clip.span_us[1] + 1, sensor_size=tuple(sensor))
     return PredictionView(name, prediction, whole, box)
-
-
-def render_file(model, classes: list[str], cfg: Config, path: str | os.PathLike, out: str | os.PathLike, *,
-                box: str | None = None, frames_per_window: int = FRAMES_PER_WINDOW, fps: float = FPS,
-                progress: bool = True) -> dict:
-    """Predict ``path`` (as :func:`~evfer.training.predict.predict_file`) and write its video to
-    ``out``; returns the prediction with ``"render"`` (the video's path) and ``"render_frames"``."""
-    from ..datasets.frame_clips import FrameSource
-    from ..datasets.inputs import kind_for_file
-    from .predict import predict_clip
-
-    out = check_video_path(out)
-    kind, spec = kind_for_file(cfg, path, box=box)
-    clip, source = kind.clip_with_frames(spec) if isinstance(kind, FrameSource) else (kind.clip(spec), None)
-    prediction = predict_clip(model, classes, cfg, clip, path)
-    view = prediction_view(path, clip, prediction, source)
-    n = write_video(view, out, frames_per_window=frames_per_window, fps=fps, progress=progress)
-    return {**prediction, "render": str(out), "render_frames": n}
 
 
 def write_video(view: PredictionView, out: str | os.PathLike, *, frames_per_window: int = FRAMES_PER_WINDOW,
@@ -256,7 +238,7 @@ class PredictionDrawing:
         ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="#2ca02c", linewidth=1.5))
 
     def _events_panel(self) -> None:
-        from ..render import drawn_size
+        from .drawing import drawn_size
 
         events = self.view.events
         self.event_size = drawn_size(events.width, events.height)
@@ -268,7 +250,7 @@ class PredictionDrawing:
             self._box(ax, tuple(v * scale for v in self.view.events_box))
 
     def _event_frame(self, t_start: float, t_end: float) -> np.ndarray:
-        from ..render import event_frame
+        from .drawing import event_frame
 
         return event_frame(self.view.events, t_start=int(t_start), t_end=int(t_end), size=self.event_size)
 
@@ -316,7 +298,7 @@ class PredictionDrawing:
     # ------------------------------------------------------------------ per frame
     def draw(self, frame: tuple[int, float]) -> None:
         """Show window ``k`` at time ``t`` µs (a :func:`frame_times` entry)."""
-        from ..render import format_time
+        from .drawing import format_time
 
         k, t = frame
         w = self.timeline[k]

@@ -15,9 +15,9 @@ import warnings
 
 import numpy as np
 
-from .atomic import atomic_path
-from .events import Events
-from .voxel import clip_histograms, clip_voxels, resolve_window
+from ..atomic import atomic_path
+from ..events import Events
+from ..voxel import clip_histograms, clip_voxels, resolve_window
 
 BACKGROUND = (255, 255, 255)
 ON_COLOR = (214, 39, 40)
