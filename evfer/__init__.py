@@ -1,6 +1,7 @@
 """evfer — event-based facial expression recognition.
 
-Pipeline: events → emulator → datasets → voxel → models → training → cli.
+The package reads as the pipeline: events → io → emulator → datasets → voxel → models →
+presentation → training → cli; ``evfer.configure`` loads a checked config for any of them.
 """
 
 from .errors import ConfigError, EvferError, InputError

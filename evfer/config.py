@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from .errors import ConfigError, did_you_mean
+from .typed import coerce, describe
 
 # ------------------------------------------------------------------------------------------ groups
 
@@ -81,7 +81,7 @@ class SplitConfig:
     # subject: random subject-disjoint fractions; official: the dataset's own subject split (NEFER);
     # kfold: subject fold `fold` of `folds` is the test set (evfer cv sets it)
     method: Literal["subject", "official", "kfold"] = "subject"
-    fractions: list[float] = field(default_factory=lambda: [0.7, 0.2, 0.1])  # train, val, test
+    fractions: list[float] = field(default_factory=lambda: [0.7, 0.2, 0.1])  # train, val, test (val 0: no validation; select: last)
     folds: int = 5  # for kfold
     fold: int = 0  # which fold is the test fold (kfold)
     seed: int = 0  # seed of the subject assignment (the folds of evfer cv follow it, not the run's seed)
@@ -341,7 +341,7 @@ def from_dict(cls: type, raw: Any, path: str = "") -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping, got {_describe(raw)}")
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {describe(raw)}")
     if hasattr(cls, "from_raw"):
         return cls.from_raw(raw, path)
     hints = typing.get_type_hints(cls)
@@ -361,67 +361,13 @@ def from_dict(cls: type, raw: Any, path: str = "") -> Any:
 
 
 def _coerce(tp: Any, value: Any, path: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(arg, value, path)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} is not {_type_name(tp)}")
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{path}: {value!r} is not a valid choice (valid: {', '.join(map(str, args))})")
-        return value
-    if dataclasses.is_dataclass(tp):
-        return from_dict(tp, value, path + ".")
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{path}: expected a list, got {_describe(value)}")
-        return [_coerce(args[0], v, f"{path}.{i}") for i, v in enumerate(value)] if args else list(value)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping, got {_describe(value)}")
-        return {str(k): _coerce(args[1], v, f"{path}.{k}") for k, v in value.items()} if args else dict(value)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{path}: expected true or false, got {_describe(value)}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{path}: expected an integer, got {_describe(value)}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{path}: expected a number, got {_describe(value)}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{path}: expected a string, got {_describe(value)}")
-    raise ConfigError(f"{path}: unsupported config type {tp}")  # pragma: no cover
+    """``value`` checked against the type hint ``tp`` (:func:`evfer.typed.coerce`); a nested group
+    (a dataclass) is built with :func:`from_dict`."""
+    return coerce(tp, value, path, build=lambda cls, raw, where: from_dict(cls, raw, where + "."))
 
 
 def _unknown_key(path: str, key: str, valid: list[str]) -> str:
     return f"{path}: unknown config key{did_you_mean(key, valid)} (valid keys: {', '.join(valid)})"
-
-
-def _describe(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
 # ------------------------------------------------------------------------------------------ saving

@@ -18,8 +18,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, Union
 
-from .config import (AugmentConfig, BalanceConfig, Config, DataConfig, DenoiseConfig, EmulatorConfig, ModelConfig,
-                     SourceConfig, SplitConfig, TrainConfig, VoxelConfig)
+from .config import (
+    AugmentConfig,
+    BalanceConfig,
+    Config,
+    DataConfig,
+    DenoiseConfig,
+    EmulatorConfig,
+    ModelConfig,
+    SourceConfig,
+    SplitConfig,
+    TrainConfig,
+    VoxelConfig,
+)
 from .datasets.kinds import KINDS
 from .errors import ConfigError, did_you_mean
 from .models import BACKBONES

@@ -4,7 +4,8 @@
 - ``tiny_config_path(folder, *overrides)`` / the ``tiny_config`` fixture: the smallest config that
   runs every stage (6 synthetic identities x 6 classes, 48x48 frames, 2 windows of 4-bin 32x32
   voxel grids, ResNet-18 + LSTM(32), 2 epochs) — the config of the prepare, train and CLI tests.
-- ``damaged(data, path, ...)``: a copy of a file's bytes cut, flipped or extended, for the
+- ``damaged(data, path, ...)``: a copy of a file's bytes cut, flipped or extended, and
+  ``flip_in_chunk(path, dataset, chunk)``: one stored HDF5 chunk damaged in place, for the
   bad-input tests.
 """
 
@@ -91,6 +92,21 @@ def damaged(data: bytes | Path, path: Path, *, cut: int | None = None, flip: int
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data + append)
     return path
+
+
+def flip_in_chunk(path: Path, dataset: str, chunk: int = 1) -> tuple[int, int]:
+    """Damage the middle of one stored (compressed) chunk of HDF5 ``dataset`` in place (16 bytes XOR
+    0x5A); returns the chunk's row range [first, end)."""
+    import h5py
+
+    with h5py.File(path) as f:
+        info = f[dataset].id.get_chunk_info(chunk)
+        rows = f[dataset].chunks[0]
+    data = bytearray(Path(path).read_bytes())
+    at = info.byte_offset + info.size // 2
+    data[at : at + 16] = bytes(b ^ 0x5A for b in data[at : at + 16])
+    Path(path).write_bytes(bytes(data))
+    return info.chunk_offset[0], info.chunk_offset[0] + rows
 
 
 def dead_pid() -> int:

@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import flip_in_chunk
 from evfer.cli import main
 from evfer.io import write_events
 from evfer.testing import random_events
@@ -187,24 +188,15 @@ def test_damaged_shared_aedat_sample_gives_one_line(tmp_path, shared):
         _one_error_line(path, expected)
 
 
-def _flip_middle_of_chunk(path, dataset, chunk=1):
-    with h5py.File(path) as f:
-        info = f[dataset].id.get_chunk_info(chunk)
-    data = bytearray(path.read_bytes())
-    at = info.byte_offset + info.size // 2
-    data[at : at + 16] = bytes(b ^ 0x5A for b in data[at : at + 16])
-    path.write_bytes(bytes(data))
-
-
 def test_damaged_stores_are_reported_not_described(tmp_path):
     """info decodes the data: a damaged chunk or attributes that contradict the data are errors,
     not a table of plausible numbers read from the attributes."""
     ev = random_events(150_000, 64, 48, seed=9)
     store = write_events(tmp_path / "chunk.h5", ev)
-    _flip_middle_of_chunk(store, "events/t")
+    flip_in_chunk(store, "events/t")
     _one_error_line(store, "corrupt HDF5 file: cannot read the evfer store's events")
     v2e = write_events(tmp_path / "chunk.v2e.h5", ev)
-    _flip_middle_of_chunk(v2e, "events")
+    flip_in_chunk(v2e, "events")
     _one_error_line(v2e, "corrupt HDF5 file: cannot read the v2e events")
     attrs = write_events(tmp_path / "attrs.h5", ev)
     with h5py.File(attrs, "a") as f:

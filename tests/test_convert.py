@@ -82,12 +82,18 @@ def test_video_reading(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ naming, shards
-def test_output_names_mirror_relative_paths_and_never_collide(tmp_path):
+def test_output_names_mirror_relative_paths_and_never_collide(tmp_path, monkeypatch):
     src = tmp_path / "data"
     a = write_folder(src / "S1" / "001", n=2)
     b = write_folder(src / "S2" / "001", n=2)
     c = write_folder(src / "clip", n=2)
     v = write_video(src / "clip.avi", n=2)
+    # inputs from elsewhere: OUT/<name>.h5, never their absolute folders; same names get -2, -3
+    monkeypatch.chdir(src / "S1")
+    flat = plan_jobs([b, a, v], tmp_path / "out")
+    assert sorted(j.dst.relative_to(tmp_path / "out").as_posix() for j in flat) == ["001-2.h5", "001.h5", "clip.h5"]
+    # inputs below the working directory: their layout below the common folder is kept
+    monkeypatch.chdir(tmp_path)
     jobs = plan_jobs([b, a, c, v, a], tmp_path / "out")
     assert [j.name for j in jobs] == ["S1/001", "S2/001", "clip", "clip.avi"]
     assert [j.dst.relative_to(tmp_path / "out").as_posix() for j in jobs] == [

@@ -344,10 +344,17 @@ def test_parameters_are_validated():
         resolve_params("clean", sigma_thres=-1)
     with pytest.raises(ConfigError, match="timestamps"):
         resolve_params("clean", timestamps="middle")
-    with pytest.raises(ConfigError, match="upsample"):
-        resolve_params("clean", upsample="2.5")
-    p = resolve_params("noisy", cutoff_hz="12.5", upsample="3", timestamps="v2e")
+    with pytest.raises(ConfigError, match="emulator parameter upsample: expected an integer, got float 2.5"):
+        resolve_params("clean", upsample=2.5)
+    # `evfer convert --param k=v` values are read as YAML reads them, then typed like config values
+    from evfer.emulator.params import parse_assignments
+
+    given = parse_assignments(["cutoff_hz=12.5", "upsample=3", "timestamps=v2e"])
+    assert given == {"cutoff_hz": 12.5, "upsample": 3, "timestamps": "v2e"}
+    p = resolve_params("noisy", **given)
     assert (p.cutoff_hz, p.upsample, p.timestamps, p.sigma_thres) == (12.5, 3, "v2e", 0.05)
+    with pytest.raises(ConfigError, match="emulator parameter cutoff_hz: expected a number, got str 'fast'"):
+        resolve_params("noisy", **parse_assignments(["cutoff_hz=fast"]))
     v2e = PRESETS["v2e"]
     assert (v2e.pos_thres, v2e.neg_thres, v2e.sigma_thres, v2e.cutoff_hz, v2e.leak_rate_hz,
             v2e.shot_noise_rate_hz, v2e.refractory_period_s) == (0.2, 0.2, 0.03, 300.0, 0.01, 0.001, 0.0005)

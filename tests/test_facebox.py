@@ -131,3 +131,13 @@ def test_no_events_falls_back_to_the_centre():
     assert box.method == "center" and box.as_list() == [80, 40, 40, 20]
     few = random_events(10, 200, 100, seed=0)  # below the per-slice minimum
     assert estimate_face_box(few, 200, 100, [40, 20]).method == "center"
+
+
+def test_the_estimated_box_keeps_the_known_face_events():
+    """evfer.testing gives the recording with its answer: the box and how many events lie in it."""
+    from evfer.testing import face_recording
+
+    events, truth, inside = face_recording((500, 200, 240, 280), n_blob=40_000, n_noise=10_000, seed=5)
+    found = estimate_face_box(events, 1280, 720, [240, 280])
+    kept = len(events.crop(found.x, found.y, found.w, found.h))
+    assert found.method == "density" and kept >= 0.97 * inside  # the estimate loses < 3 % of the face's events

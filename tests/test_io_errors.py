@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import flip_in_chunk
 from evfer.errors import InputError
 from evfer.io import SUPPORTED_SUFFIXES, iter_events, probe, read_events, write_events
 from evfer.io.header import read_header
@@ -415,19 +416,6 @@ def test_shared_aedat_damage_gives_one_line(tmp_path, shared, capfd, damage):
 
 
 # ---------------------------------------------------------------- HDF5 damage
-def _flip_chunk(path, dataset, chunk=1):
-    """Damage the middle of one stored (compressed) chunk of ``dataset``; returns its row range."""
-    with h5py.File(path) as f:
-        info = f[dataset].id.get_chunk_info(chunk)
-        rows = f[dataset].chunks[0]
-    data = bytearray(path.read_bytes())
-    middle = info.byte_offset + info.size // 2
-    for i in range(middle, middle + 16):
-        data[i] ^= 0x5A
-    path.write_bytes(bytes(data))
-    return info.chunk_offset[0], info.chunk_offset[0] + rows
-
-
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
     """Stores with several chunks (the store's and v2e's chunks hold 65,536 events)."""
@@ -442,7 +430,7 @@ def big(tmp_path_factory):
 def test_hdf5_damaged_chunk_is_reported_by_every_reader(tmp_path, big, name, dataset):
     ev, paths = big
     path = _copy(tmp_path, name, paths[name].read_bytes())
-    assert _flip_chunk(path, dataset, chunk=2) == (131_072, 196_608)
+    assert flip_in_chunk(path, dataset, chunk=2) == (131_072, 196_608)
     _fails(path, "corrupt HDF5 file: cannot read the .* events")
     # a window that does not touch the damaged chunk still reads, and right
     t_end = int(ev.t[60_000])

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "evfer"
-CORE = {"events", "io", "voxel", "errors", "atomic", "fingerprint", "jobs", "jit", "filters", "metrics", "testing"}
+CORE = {"events", "io", "voxel", "errors", "atomic", "fingerprint", "jobs", "jit", "filters", "metrics", "testing",
+        "typed"}
 STAGES = ("config", "emulator", "datasets", "models", "configure", "reference", "presentation", "training", "cli")
 
 

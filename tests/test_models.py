@@ -187,6 +187,7 @@ def test_training_steps_lower_the_loss():
     assert losses[-1] < 0.5 * losses[0], losses
 
 
+@pytest.mark.slow
 def test_gradient_step_resnet50():
     torch.manual_seed(0)
     model = recognizer(5, hidden=16)

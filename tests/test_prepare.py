@@ -15,7 +15,7 @@ from evfer.errors import EvferError
 
 from conftest import tiny_config_path
 
-pytestmark = pytest.mark.xdist_group("prepare")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prepare")]
 
 
 def tiny(folder, *overrides):

@@ -16,6 +16,8 @@ from evfer.models import Recognizer
 from evfer.training.checkpoints import find_checkpoint, load_checkpoint, read_config, restore_model
 from evfer.training.module import RecognizerModule
 
+pytestmark = pytest.mark.slow  # trains and loads real networks
+
 CLASSES = ["a", "b", "c"]
 
 

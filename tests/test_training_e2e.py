@@ -1,4 +1,5 @@
-"""Smoke tests of the real entry points on a shrunk config: train, evaluate, predict, export, cv, DDP."""
+"""Smoke tests of the real entry points on the shared tiny config (tests/conftest.py): train,
+evaluate, predict, export, cv, DDP."""
 
 import json
 import os
@@ -9,36 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_config_path
 from evfer.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
 
 
-def write_config(tmp_path, name="tiny.yaml", extra=""):
-    text = f"""
-seed: 3
-data:
-  sources:
-    - {{kind: synthetic, root: {tmp_path / 'synth'}, identities: 6, seed: 2, frames: [6, 8],
-        synth_size: [96, 96], frame_size: [40, 40], blur_sigma: 0}}
-  out: {tmp_path / 'data'}
-  workers: 1
-  split: {{fractions: [0.5, 0.25, 0.25]}}
-emulator: {{params: {{pos_thres: 0.1, neg_thres: 0.1}}}}
-voxel: {{bins: 4, windows: 2, size: [32, 32]}}
-model: {{backbone: resnet18, hidden: 32}}
-train: {{epochs: 2, batch_size: 8, lr: 0.001, num_workers: 0}}
-{extra}
-"""
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
-    cfg = write_config(tmp)
+    cfg = tiny_config_path(tmp)
     assert main(["train", str(cfg), "-o", str(tmp / "run"), "--quiet"]) == 0
     return tmp, cfg, tmp / "run"
 
@@ -206,7 +187,7 @@ def test_fine_tuning_options_train_and_evaluate(trained, tmp_path, capsys):
 
 
 def test_cross_validation(tmp_path):
-    cfg = write_config(tmp_path, extra="")
+    cfg = tiny_config_path(tmp_path)
     assert main(["cv", str(cfg), "--folds", "2", "-o", str(tmp_path / "cv"), "--quiet", "train.epochs=1"]) == 0
     r = json.loads((tmp_path / "cv" / "cv.json").read_text())
     assert r["folds"] == 2 and len(r["per_fold"]) == 2

@@ -17,7 +17,7 @@ from evfer.training.ema import WeightEMA
 from evfer.training.module import RecognizerModule
 
 DECAY = 0.6
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning's small-data warnings
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning")]  # Lightning's small-data warnings
 
 
 @pytest.fixture(autouse=True)

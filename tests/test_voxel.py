@@ -357,13 +357,13 @@ def test_representations():
     assert rep.params() == {"representation": "voxel_grid", "bins": 4, "normalize": "e2vid", "resize": "events"}
     np.testing.assert_array_equal(rep(ev), voxel_grid(ev, 4, normalize=True))
     assert rep.clip(ev, 3, size=(4, 3)).shape == (3, 4, 3, 4)
-    assert VoxelGrid(4).folder_name == "voxel_grid-bins4-rms-area"
-    assert VoxelGrid(4, "e2vid", "events") == rep and VoxelGrid(5, "e2vid", "events") != rep
+    assert VoxelGrid(bins=4).folder_name == "voxel_grid-bins4-rms-area"
+    assert VoxelGrid(bins=4, normalize="e2vid", resize="events") == rep and VoxelGrid(bins=5, normalize="e2vid", resize="events") != rep
     raw = make_representation("voxel_grid", bins=4, normalize="none", resize="events")
     np.testing.assert_array_equal(raw(ev), voxel_grid(ev, 4))
     # rms: the clip divided by the RMS of its non-zero voxels (all windows together)
     clip = raw.clip(ev, 2)
-    rms = VoxelGrid(4, "rms", "events").clip(ev, 2)
+    rms = VoxelGrid(bins=4, normalize="rms", resize="events").clip(ev, 2)
     np.testing.assert_allclose(rms, clip / np.sqrt(np.mean(clip[clip != 0].astype(np.float64) ** 2)), rtol=1e-6)
     hist = make_representation("histogram", normalize="none")
     assert isinstance(hist, EventHistogram) and hist.channels == 2 and hist.folder_name == "histogram-none-area"
@@ -401,9 +401,9 @@ def test_representation_for_config_uses_only_its_own_options():
     from evfer.config import VoxelConfig
     from evfer.voxel import representation_for
 
-    assert representation_for(VoxelConfig(bins=3, normalize="none")) == VoxelGrid(3, "none", "area")
+    assert representation_for(VoxelConfig(bins=3, normalize="none")) == VoxelGrid(bins=3, normalize="none", resize="area")
     hist = representation_for(VoxelConfig(representation="histogram", bins=7))
-    assert hist == EventHistogram("rms", "area") and "bins" not in hist.params()
+    assert hist == EventHistogram(normalize="rms", resize="area") and "bins" not in hist.params()
 
 
 def test_bad_arguments():
@@ -418,3 +418,16 @@ def test_bad_arguments():
         clip_voxels(ev, 2, 1, crop=(0, 0, 0, 3))
     with pytest.raises(ValueError, match="resize"):
         clip_voxels(ev, 2, 1, size=(2, 2), resize="bilinear")
+
+
+def test_histogram_and_event_image_give_each_pixels_known_counts():
+    """Events built from known per-pixel counts (evfer.testing returns them with the events)."""
+    from evfer.testing import events_with_counts
+    from evfer.voxel import make_representation
+
+    events, counts = events_with_counts(20, 14, max_count=5, seed=3)
+    np.testing.assert_array_equal(event_histogram(events), counts)
+    image = make_representation("event_image", normalize="none", resize="events").clip(events, 1)[0]
+    net = counts[0] - counts[1]
+    expected = np.stack([np.log1p(counts[0]), np.log1p(counts[1]), np.sign(net) * np.log1p(np.abs(net))])
+    np.testing.assert_allclose(image, expected, rtol=1e-6)

@@ -77,6 +77,11 @@ VARIANTS: dict[str, list[str]] = {
     "head-5+swa-10": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=5"],
     "last+ensemble-3": [*RECIPE, "train.select=last", "train.ensemble=3"],
     "swa-10+ensemble-3": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.ensemble=3"],
+    "last+ensemble-3+epochs-25": [*RECIPE, "train.select=last", "train.ensemble=3", "train.epochs=25"],
+    # the validation subjects train too (a fixed budget needs no validation); the test folds are unchanged
+    "last+noval": [*RECIPE, "train.select=last", "data.split.fractions=[0.85, 0.0, 0.15]"],
+    "last+noval+ensemble-3+epochs-25": [*RECIPE, "train.select=last", "data.split.fractions=[0.85, 0.0, 0.15]",
+                                        "train.ensemble=3", "train.epochs=25"],
 }
 
 
@@ -87,9 +92,10 @@ def run(out: Path, data_set: str, variant: str, seed: int) -> dict:
     from evfer.training.cv import cross_validate
 
     name = f"{data_set}-{variant}-s{seed}"
+    members = next((int(o.split("=")[1]) for o in VARIANTS[variant] if o.startswith("train.ensemble=")), 1)
     overrides = [o.replace("{out}", str(out)) for o in SETS[data_set]] + BASELINE + [
         o.replace("{out}", str(out)) for o in VARIANTS[variant]] + [
-        f"seed={seed}", f"data.out={out}/data-{data_set}"]
+        f"seed={seed * members}", f"data.out={out}/data-{data_set}"]  # an ensemble's seeds never overlap another's
     cfg = load_config(ROOT / "configs" / "ckplus-cpu.yaml", overrides)
     t0 = time.time()
     result = cross_validate(cfg, 5, out / name, progress=False)

@@ -95,6 +95,13 @@ COMMON: dict[str, tuple[tuple[str, ...], dict]] = {
 }
 
 
+def formats_epilog() -> str:
+    """The formats evfer reads, from the format table (for a command's --help)."""
+    from ..io import FORMATS
+
+    return "formats read: " + "; ".join(f"{f.description} ({', '.join(f.suffixes)})" for f in FORMATS)
+
+
 def add(parser: argparse.ArgumentParser, *names: str, **changes) -> None:
     """Add the shared arguments ``names`` (see :data:`COMMON`); ``changes`` replace options of the
     last one (e.g. its help text)."""

@@ -1,8 +1,9 @@
 """emulate DVS events from videos or image folders (one HDF5 event file each)
 
 Emulate DVS events from frame videos (read with OpenCV) or folders of frames (natural sort order)
-with evfer's v2e-faithful pixel model. One output per source in the HDF5 event store, named after
-the source's path relative to the sources' common folder (clips/S005/001 -> OUT/S005/001.h5).
+with evfer's v2e-faithful pixel model. One output per source in the HDF5 event store: sources inside
+the working directory keep their path below the sources' common folder (clips/S005/001 ->
+OUT/S005/001.h5); others are OUT/<name>.h5 (-2, -3, ... for repeated names).
 Finished outputs are skipped (resume); writes are atomic.
 """
 

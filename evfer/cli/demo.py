@@ -17,8 +17,8 @@ def arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..training.demo import run_demo
     from ..metrics import format_confusion
+    from ..training.demo import run_demo
 
     r = run_demo(args.out, args.overrides, progress=not args.quiet)
     rep, m, out = r["report"], r["metrics"], r["out"]

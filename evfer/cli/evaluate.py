@@ -22,8 +22,8 @@ def arguments(p) -> None:
 def run(args) -> int:
     import json
 
-    from ..training.evaluate import evaluate
     from ..metrics import format_accuracy, format_confusion
+    from ..training.evaluate import evaluate
 
     m = evaluate(args.run_dir, args.split, args.checkpoint, tta_flip=args.tta_flip)
     if args.json:

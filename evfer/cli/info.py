@@ -1,6 +1,6 @@
 """format, sensor size, event count, duration, rate and polarity balance of an event file
 
-Describe an event file (.raw EVT 2/3, .dat, .aedat4, .h5 evfer store or v2e, .npz). Reads the whole
+Describe an event file in any format evfer reads (listed below). Reads the whole
 file once, in bounded memory, and checks it like any reader would; the "checks" line says what was
 checked and which damage the format cannot reveal (a file that passes was checked, not proven
 intact).
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 
-from ._args import add
+from ._args import add, formats_epilog
 
 ORDER = 10
 
 
 def arguments(p) -> None:
+    p.epilog = formats_epilog()
     p.add_argument("file", help="event file")
     add(p, "json", "sensor-size")
 

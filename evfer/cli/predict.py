@@ -1,17 +1,18 @@
 """classify event recordings or videos with a trained checkpoint (label, probabilities, timeline)
 
-FILE is an event recording (.raw, .dat, .aedat4, .h5, .npz) or a video / image folder, converted on
-the fly with the emulator and preprocessing settings stored in the checkpoint.
+FILE is an event recording (any format `evfer info` reads) or a video / image folder, made into a clip
+on the fly with the emulator and preprocessing settings stored in the checkpoint.
 """
 
 from __future__ import annotations
 
-from ._args import add
+from ._args import add, formats_epilog
 
 ORDER = 60
 
 
 def arguments(p) -> None:
+    p.epilog = formats_epilog()
     p.add_argument("checkpoint", help="a checkpoint (e.g. RUN_DIR/checkpoints/best.ckpt) or a run directory")
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="event recordings, videos or image folders, each classified on its own")
@@ -29,9 +30,9 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import EvferError
+    from ..presentation.prediction_video import video_paths
     from ..training.checkpoints import find_checkpoint, load_checkpoint
     from ..training.predict import predict_file, render_file
-    from ..presentation.prediction_video import video_paths
 
     videos = video_paths(args.render, args.files) if args.render else [None] * len(args.files)
     ckpt = Path(args.checkpoint)

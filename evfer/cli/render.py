@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from ._args import WINDOW_HELP, add, parse_window, positive_int
+from ._args import WINDOW_HELP, add, formats_epilog, parse_window, positive_int
 
 ORDER = 20
 
@@ -27,7 +27,8 @@ def _positive_float(text: str) -> float:
 
 
 def arguments(p) -> None:
-    p.add_argument("file", help="event file (.raw, .dat, .aedat4, .h5, .npz)")
+    p.epilog = formats_epilog()
+    p.add_argument("file", help="event file (any format `evfer info` reads)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png",
                    help="image to write (.png; also .pdf, .svg, .jpg)")
     p.add_argument("--window", metavar="T0:T1", default=None, help=WINDOW_HELP + "; default: the whole file")
@@ -46,9 +47,8 @@ def run(args) -> int:
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
-    from ..presentation.drawing import SUMMARY_FORMATS
-
     from ..datasets.voxelize import absolute_window
+    from ..presentation.drawing import SUMMARY_FORMATS
 
     try:
         window = parse_window(args.window) if args.window else (None, None, False)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import sys
 
-from ._args import WINDOW_HELP, add, positive_int, size, window
+from ._args import WINDOW_HELP, add, formats_epilog, positive_int, size, window
 
 ORDER = 16
 
 
 def arguments(p) -> None:
+    p.epilog = formats_epilog()
     from ..datasets.voxel_files import OUTPUT_FORMATS
 
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="event file or folder of event files")

@@ -1,7 +1,8 @@
 """What the dataset stage passes around: clip specs, skipped items, and clips of events.
 
-Readers only *list* clips (:class:`ClipSpec`: cheap, picklable); turning a spec into a
-:class:`Clip` (emulating frames, decoding a recording) is the kind's ``make_events``, run by
+Kinds only *list* clips in ``scan`` (:class:`ClipSpec`: cheap, picklable); turning a spec into a
+:class:`Clip` (emulating frames, decoding a recording) is the kind's ``clip`` (its ``make_clip`` and
+the run's event filter), run by
 ``prepare``'s workers and by ``predict`` alike, so listing a large dataset is fast and the expensive
 part is parallel and resumable. A clip is stored as one events file whose metadata holds its span
 and crop (:func:`clip_meta`, :func:`read_clip`).

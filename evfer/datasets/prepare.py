@@ -126,7 +126,8 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     before = {s: dict(class_counts(records, s)) for s in ("train", "val", "test")}
     balance(records, data.balance.method, data.balance.seed)
     write_manifest(out / "manifest.csv", records)
-    write_text_atomic(out / "prepare.yaml", dump_yaml(cfg))
+    write_text_atomic(out / "prepare.yaml", "# the config this dataset folder was last prepared with, generated for "
+                      "reading (each events file stores the fingerprint evfer checks)\n" + dump_yaml(cfg))
 
     summary = make_summary(records, skipped, labels, cfg, before)
     summary["clip_notes"] = _note_stats(records, crops.pop("notes"))

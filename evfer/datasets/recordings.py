@@ -3,8 +3,7 @@
 A CSV (option ``csv``, relative to ``root``; default ``recordings.csv``) with the columns
 ``path, subject, label`` and optionally ``t_start_us, t_end_us`` (a time segment on the file's
 clock, µs) and ``box`` (``x y w h``: the face box in sensor pixels). Paths are relative to the CSV's
-folder or absolute; any format :mod:`evfer.io` reads (``.raw``, ``.dat``, ``.aedat4``, ``.h5``,
-``.npz``). Each row is one clip of the event-clip path (:mod:`evfer.datasets.event_clips`): the
+folder or absolute; any format :mod:`evfer.io` reads (:data:`evfer.io.FORMATS`). Each row is one clip of the event-clip path (:mod:`evfer.datasets.event_clips`): the
 segment cropped to the row's box, else the source's ``face_box``, else a box estimated from event
 density as for NEFER.
 """

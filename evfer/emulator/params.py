@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, did_you_mean
+from ..typed import coerce
 
 TIMESTAMP_MODES = ("interpolate", "v2e")
 
@@ -105,44 +106,25 @@ def resolve_params(preset: str | None = "clean", *, base: EmulatorParams | None 
         if name not in values:
             raise ConfigError(f"unknown emulator parameter {name!r}{did_you_mean(name, PARAM_NAMES)} "
                               f"(valid: {', '.join(PARAM_NAMES)})")
-        values[name] = _coerce(name, value, type(values[name]))
+        values[name] = coerce(type(values[name]), value, f"emulator parameter {name}")
     return EmulatorParams(**values)
 
 
-def parse_assignments(items: list[str] | None) -> dict[str, str]:
-    """``["key=value", ...]`` (CLI ``--param``) to a dict; malformed items are a ConfigError."""
-    out: dict[str, str] = {}
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    """``["key=value", ...]`` (CLI ``--param``) to a dict, each value read as YAML reads it (numbers,
+    true/false); malformed items are a ConfigError."""
+    import yaml
+
+    out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--param {item!r}: expected key=value (valid keys: {', '.join(PARAM_NAMES)})")
-        out[key.strip()] = value.strip()
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            out[key.strip()] = value.strip()
     return out
-
-
-def _coerce(name: str, value: Any, kind: type) -> Any:
-    try:
-        if kind is str:
-            if not isinstance(value, str):
-                raise TypeError
-            return value
-        if kind is int:
-            if isinstance(value, bool):
-                raise TypeError
-            if isinstance(value, str):
-                value = float(value) if any(c in value for c in ".eE") else int(value)
-            if isinstance(value, float):
-                if not value.is_integer():
-                    raise ValueError
-                value = int(value)
-            return int(value)
-        if isinstance(value, bool):
-            raise TypeError
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"emulator parameter {name}: expected {kind.__name__}, got {value!r}"
-        ) from None
 
 
 def _validate(p: EmulatorParams) -> None:

@@ -4,8 +4,9 @@ Every checkpoint written by :class:`~evfer.training.module.RecognizerModule` is 
 its ``hyper_parameters`` hold ``architecture`` (the ``model:`` section + num_classes + in_channels),
 ``classes`` (the class names, in logit order) and ``config`` (the run's resolved config, data paths
 absolute). That config is the truth about a run: ``evfer evaluate``, ``predict``, ``export`` and the
-resume check all read it here. ``config.yaml`` in the run directory is a human-readable rendering
-of the same config, written when a training session starts; nothing reads it back.
+resume check all read it here. ``config.yaml`` in the run directory is a rendering of the same
+config for people (it says so in its first line), written when the data are prepared; the report
+page shows it, and nothing is computed from it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ..atomic import atomic_path
 from ..config import Config
+from ..configure import config_from_dict
 from ..errors import ConfigError, InputError, OutputError
 from ..models import Ensemble, Recognizer, check_compatible, read_checkpoint, strip_prefix
 
@@ -30,7 +33,6 @@ def write_checkpoint(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> 
     """``torch.save`` ``checkpoint`` to ``path`` atomically: a full disk or a killed process never
     leaves a truncated file under the final name (nor a temporary behind); OutputError naming
     ``path`` when it cannot be written."""
-    import torch
 
     path = Path(path)
     try:
@@ -77,7 +79,6 @@ def _hparams(ckpt: Mapping[str, Any], source: str | os.PathLike) -> dict[str, An
 
 
 def _config(hp: Mapping[str, Any], source: str | os.PathLike) -> Config:
-    from ..configure import config_from_dict
 
     try:
         return config_from_dict(hp["config"])

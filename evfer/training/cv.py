@@ -32,13 +32,16 @@ import numpy as np
 from ..atomic import write_json_atomic
 from ..config import Config
 from ..metrics import accuracy_summary, classification_metrics, clip_accuracy
+from ..presentation.plots import plot_confusion
+from ..presentation.report import try_write_report
+from .evaluate import evaluate
+from .train import train
 
 
 def cross_validate(cfg: Config, folds: int, out: str | Path, *, repeats: int = 1, progress: bool = True) -> dict:
     """Run (or resume) the cross-validation into ``out``; returns what ``cv.json`` holds (+ ``report_html``)."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1 (got {repeats})")
-    from ..presentation.report import try_write_report
 
     out = Path(out)
     if repeats == 1:
@@ -57,9 +60,6 @@ def cross_validate(cfg: Config, folds: int, out: str | Path, *, repeats: int = 1
 
 def one_cross_validation(cfg: Config, folds: int, out: Path, *, progress: bool = True) -> dict:
     """One K-fold cross-validation into ``out`` (fold-<k>/, cv.json, confusion.png)."""
-    from .evaluate import evaluate
-    from ..presentation.plots import plot_confusion
-    from .train import train
 
     out.mkdir(parents=True, exist_ok=True)
     per_fold = []

@@ -91,9 +91,10 @@ class VoxelDataModule(L.LightningDataModule):
         if self.cfg.data.balance.method == "class_weights":
             self.class_weights = class_weights(self.records, tuple(self.classes))
         n_train, n_val = sum(r.repeats for r in self.split("train")), len(self.split("val"))
-        if n_train == 0 or n_val == 0:
+        if n_train == 0 or (n_val == 0 and self.cfg.train.select != "last"):
             raise EvferError(f"need training and validation clips (got {n_train} train draws, {n_val} val clips); "
-                             "add subjects or change data.split.fractions")
+                             "add subjects or change data.split.fractions (no validation subjects need "
+                             "train.select: last)")
 
     @property
     def records(self) -> list[ClipRecord]:
@@ -126,4 +127,5 @@ class VoxelDataModule(L.LightningDataModule):
         return self._loader(ds, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
+        """The validation clips (none when the split has no validation subjects: a fixed budget)."""
         return self._loader(VoxelClipDataset(self.cache, self.split("val"), self.classes), shuffle=False)

@@ -16,6 +16,9 @@ import yaml
 
 from ..atomic import write_json_atomic
 from ..config import Config, apply_override, from_dict
+from ..presentation.report import try_write_report
+from .evaluate import evaluate
+from .train import train
 
 TARGET_ACCURACY = 0.90
 
@@ -32,8 +35,6 @@ def demo_config(out: Path, overrides: list[str] | tuple[str, ...] = ()) -> Confi
 
 
 def run_demo(out: str | Path = "runs/demo", overrides: list[str] | tuple[str, ...] = (), progress: bool = True) -> dict:
-    from .evaluate import evaluate
-    from .train import train
 
     out = Path(out)
     cfg = demo_config(out, overrides)
@@ -56,6 +57,5 @@ def run_demo(out: str | Path = "runs/demo", overrides: list[str] | tuple[str, ..
         "target_met": metrics["accuracy"] >= TARGET_ACCURACY,
     }
     write_json_atomic(out / "demo_report.json", report)
-    from ..presentation.report import try_write_report
 
     return {"report": report, "metrics": metrics, "out": out, "report_html": try_write_report(out)}

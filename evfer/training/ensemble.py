@@ -20,9 +20,15 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from ..atomic import write_json_atomic
 from ..config import Config, to_dict
+from ..datasets.voxel_cache import VoxelCache
 from ..errors import EvferError
-from .data import Prepared
+from ..jobs import run_jobs
+from ..models import read_checkpoint, strip_prefix
+from .checkpoints import write_checkpoint
+from .data import Prepared, prepare_run
+from .evaluate import split_accuracy
 from .precision import Precision, device_type, resolve_precision
 
 log = logging.getLogger(__name__)
@@ -69,10 +75,6 @@ def ensemble_workers(cfg: Config) -> int:
 
 def train_ensemble(cfg: Config, run_dir: Path, *, restart: bool, progress: bool):
     """Train the K members of ``cfg.train.ensemble`` and write the ensemble's ``best.ckpt``."""
-    from ..datasets.voxel_cache import VoxelCache
-    from ..jobs import run_jobs
-    from .data import prepare_run
-    from .evaluate import split_accuracy
     from .train import TrainResult, resume_point
 
     k = cfg.train.ensemble
@@ -98,12 +100,12 @@ def train_ensemble(cfg: Config, run_dir: Path, *, restart: bool, progress: bool)
             raise EvferError(outcome.error)
         summaries[outcome.item.index] = outcome.value
     elapsed = time.time() - started
+    val = [r for r in records if r.split == "val"]
     best = run_dir / "checkpoints" / "best.ckpt"
     write_ensemble_checkpoint([Path(summaries[i]["best_checkpoint"]) for i in range(k)], cfg, best)
     summary = {
         "best_checkpoint": str(best),
-        "best_val_acc": split_accuracy(best, cfg, VoxelCache(voxel_dir), [r for r in records if r.split == "val"],
-                                       classes),
+        "best_val_acc": (split_accuracy(best, cfg, VoxelCache(voxel_dir), val, classes) if val else None),
         "select": cfg.train.select,
         "ensemble": k,
         "ensemble_workers": workers,
@@ -118,7 +120,6 @@ def train_ensemble(cfg: Config, run_dir: Path, *, restart: bool, progress: bool)
                                               "precision", "precision_reason", "world_size", "machine")},
         "seed": cfg.seed,
     }
-    from ..atomic import write_json_atomic
 
     write_json_atomic(run_dir / "train_summary.json", summary)
     return TrainResult(run_dir, best, summary["best_val_acc"], summary)
@@ -140,8 +141,6 @@ def fit_member(member: Member, *, prepared: Prepared, precision: Precision, thre
 def write_ensemble_checkpoint(member_checkpoints: list[Path], cfg: Config, out: Path) -> None:
     """One checkpoint of all members' kept weights: hyper_parameters ``architecture`` (+ ``ensemble``:
     K), ``classes`` and ``config`` (the ensemble run's), state dict ``net.members.<i>.<key>``."""
-    from ..models import read_checkpoint, strip_prefix
-    from .checkpoints import write_checkpoint
 
     state, arch, classes = {}, None, None
     for i, path in enumerate(member_checkpoints):

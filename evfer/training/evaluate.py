@@ -18,18 +18,20 @@ import torch
 from ..atomic import write_json_atomic, write_text_atomic
 from ..config import Config
 from ..datasets.manifest import ClipRecord, read_manifest
+from ..datasets.voxel_cache import VoxelCache, VoxelClipDataset, build_voxel_cache, cache_name
 from ..errors import InputError
+from ..metrics import classification_metrics, clip_accuracy
 from ..models import Ensemble
+from ..presentation.plots import plot_confusion
+from ..presentation.report import try_write_report
 from .checkpoints import find_checkpoint, load_checkpoint
 from .inference import predict_proba
-from ..metrics import classification_metrics, clip_accuracy
 
 
 @torch.no_grad()
 def predict_clips(model, cache, records: list[ClipRecord], classes: list[str], cfg: Config,
                   device: torch.device | None = None, batch_size: int = 16, tta_flip: bool | None = None) -> np.ndarray:
     """Class probabilities (N, K) for ``records`` from the voxel cache (see :func:`.inference.predict_proba`)."""
-    from ..datasets.voxel_cache import VoxelClipDataset
 
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device)
@@ -76,8 +78,6 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
 
     ``tta_flip``: flip test-time averaging, default the run's ``train.tta_flip``.
     """
-    from ..datasets.voxel_cache import VoxelCache, build_voxel_cache, cache_name
-    from ..presentation.plots import plot_confusion
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -120,7 +120,6 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
         w.writerow([r.id, r.subject, r.label, classes[int(p.argmax())], *[f"{v:.4f}" for v in p]])
     write_text_atomic(run_dir / f"predictions-{split}.csv", buf.getvalue())
     if report:
-        from ..presentation.report import try_write_report
 
         metrics["report_html"] = try_write_report(run_dir)
     return metrics

@@ -20,11 +20,11 @@ from ..atomic import atomic_path, write_json_atomic
 from ..config import to_dict
 from ..errors import EvferError, InputError
 from ..models import Ensemble
+from .checkpoints import load_checkpoint
 
 
 def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) -> dict:
     """Export the checkpoint's model to ``out`` (.onnx or .pt); returns the sidecar info (with the check)."""
-    from .checkpoints import load_checkpoint
 
     out = Path(out)
     kind = out.suffix.lower()

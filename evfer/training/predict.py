@@ -18,13 +18,23 @@ import torch
 
 from ..config import Config
 from ..datasets.clips import Clip
+from ..datasets.frame_clips import FrameSource
+from ..datasets.inputs import clip_for_file, kind_for_file
+from ..datasets.voxel_cache import as_cached, clip_planes
 from ..errors import InputError
+from ..presentation.prediction_video import (
+    FPS,
+    FRAMES_PER_WINDOW,
+    check_video_path,
+    prediction_view,
+    write_video,
+)
+from .inference import predict_proba
 
 
 def file_clip(path: str | Path, cfg: Config, box: str | None = None, clip_id: str | None = None) -> Clip:
     """The clip of one input, made as the model's training clips were
     (:func:`evfer.datasets.inputs.clip_for_file`: the same kind object and code path as ``prepare``)."""
-    from ..datasets.inputs import clip_for_file
 
     return clip_for_file(cfg, path, box=box, clip_id=clip_id)
 
@@ -39,8 +49,6 @@ def predict_file(model, classes: list[str], cfg: Config, path: str | Path, box: 
 def predict_clip(model, classes: list[str], cfg: Config, clip: Clip, path: str | Path,
                  device: torch.device | None = None) -> dict:
     """Prediction for the clip made of file ``path`` (see :func:`predict_file`)."""
-    from ..datasets.voxel_cache import as_cached, clip_planes
-    from .inference import predict_proba
 
     device = device or next(model.parameters()).device
     events = clip.events
@@ -70,10 +78,6 @@ def render_file(model, classes: list[str], cfg: Config, path: str | os.PathLike,
                 progress: bool = True) -> dict:
     """Predict ``path`` (as :func:`predict_file`) and write its video (:mod:`evfer.presentation.prediction_video`) to
     ``out``; returns the prediction with ``"render"`` (the video's path) and ``"render_frames"``."""
-    from ..datasets.frame_clips import FrameSource
-    from ..datasets.inputs import kind_for_file
-    from ..presentation.prediction_video import (FPS, FRAMES_PER_WINDOW, check_video_path, prediction_view,
-                                                 write_video)
 
     out = check_video_path(out)
     kind, spec = kind_for_file(cfg, path, box=box)

@@ -26,21 +26,35 @@ from __future__ import annotations
 
 import contextlib
 import csv
-from io import StringIO
 import logging
 import time
 import warnings
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ..atomic import write_json_atomic, write_text_atomic
 from ..config import Config, to_dict
 from ..datasets.kinds import absolute_paths
 from ..datasets.labels import LabelMap
 from ..errors import EvferError
+from ..models import Recognizer, build_model
+from ..presentation.plots import plot_training_curves
+from ..voxel import representation_for
+from .checkpoints import AtomicCheckpointIO, read_config
 from .data import Prepared, VoxelDataModule
+from .ema import WeightEMA
+from .evaluate import split_accuracy
 from .machine import describe_machine
+from .module import RecognizerModule
+from .optim import optimizer_factory, scheduler_factory
 from .precision import Precision, device_type, resolve_precision
+from .selection import KeepModel
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +152,6 @@ def merge_metrics(logs: Path) -> None:
 def input_channels(cfg: Config) -> int:
     """Input channels C of the model's (B, T, C, H, W) clips: the channels of the representation
     ``cfg.voxel`` selects (voxel grid: its bins; event image: 3)."""
-    from ..voxel import representation_for
 
     return representation_for(cfg.voxel).channels
 
@@ -147,11 +160,7 @@ def make_module(cfg: Config, classes: list[str], class_weights: list[float] | No
                 run_dir: Path):
     """The RecognizerModule of a run: the network (ImageNet / checkpoint weights unless resuming, where
     last.ckpt provides them), the optimiser and schedule factories and the fine-tuning options."""
-    import torch
 
-    from ..models import Recognizer, build_model
-    from .module import RecognizerModule
-    from .optim import optimizer_factory, scheduler_factory
 
     net = (Recognizer if resume else build_model)(cfg.model, len(classes), input_channels(cfg))
     if net.pretrained_report is not None:
@@ -167,12 +176,7 @@ def make_module(cfg: Config, classes: list[str], class_weights: list[float] | No
 def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: bool):
     """(Lightning Trainer, its :class:`KeepModel` checkpoint callback, its EarlyStopping or None) for
     ``cfg.train``. Early stopping watches the selection metric; a fixed budget (``select: last``) has none."""
-    import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping
 
-    from .checkpoints import AtomicCheckpointIO
-    from .ema import WeightEMA
-    from .selection import KeepModel
 
     t = cfg.train
     keep = KeepModel(run_dir / "checkpoints", t.select, t.epochs, t.average_epochs)
@@ -194,7 +198,8 @@ def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: boo
         deterministic=t.deterministic,
         check_val_every_n_epoch=t.val_every,
         limit_train_batches=t.limit_batches,
-        limit_val_batches=t.limit_batches,
+        limit_val_batches=0 if cfg.data.split.fractions[1] == 0 else t.limit_batches,
+        num_sanity_val_steps=0 if cfg.data.split.fractions[1] == 0 else 2,
         log_every_n_steps=1,
         enable_progress_bar=progress,
         enable_model_summary=False,
@@ -205,7 +210,6 @@ def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: boo
 def make_loggers(kind: str, run_dir: Path) -> list:
     """Lightning loggers of ``train.logger``: the CSV logger (``logs/metrics.csv``) always, and with
     ``tensorboard`` a TensorBoard logger writing into ``<run_dir>/tensorboard``."""
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     loggers = [CSVLogger(run_dir, name="logs", version="")]
     if kind == "tensorboard":
@@ -242,7 +246,6 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
 
 def resume_point(cfg: Config, run_dir: Path, restart: bool) -> bool:
     """Whether training in ``run_dir`` resumes from its ``last.ckpt`` (checked against ``cfg``)."""
-    from .checkpoints import read_config
 
     last = run_dir / "checkpoints" / "last.ckpt"
     resume = last.exists() and not restart
@@ -255,9 +258,7 @@ def fit(cfg: Config, run_dir: Path, precision: Precision, *, resume: bool, progr
         prepared: Prepared | None = None) -> TrainResult:
     """Fit one network into ``run_dir`` (checkpoints, logs, curves, train_summary.json). The data are
     prepared by Lightning's rank-0 hook (:class:`~.data.VoxelDataModule`) unless ``prepared``."""
-    import lightning as L
 
-    from .evaluate import split_accuracy
 
     classes = list(LabelMap(cfg.data.label_set, cfg.data.label_map).classes)
     # the initial weights and augmentations follow the seed alone (not whether the data were cached)
@@ -280,7 +281,8 @@ def fit(cfg: Config, run_dir: Path, precision: Precision, *, resume: bool, progr
     records = data.records
     summary = {
         "best_checkpoint": str(best),
-        "best_val_acc": split_accuracy(best, cfg, data.cache, data.split("val"), classes) if best.is_file() else None,
+        "best_val_acc": (split_accuracy(best, cfg, data.cache, data.split("val"), classes)
+                         if best.is_file() and data.split("val") else None),
         "select": cfg.train.select,
         "best_epoch": None if keep.best_epoch is None else keep.best_epoch + 1,
         "averaged_epochs": [e + 1 for e in keep.averaged] if cfg.train.average_epochs else [],
@@ -301,7 +303,6 @@ def fit(cfg: Config, run_dir: Path, precision: Precision, *, resume: bool, progr
     if trainer.is_global_zero:
         write_json_atomic(run_dir / "train_summary.json", summary)
         if metrics_csv.exists():
-            from ..presentation.plots import plot_training_curves
 
             plot_training_curves(metrics_csv, run_dir / "curves.png")
     return TrainResult(run_dir, best, summary["best_val_acc"], summary)

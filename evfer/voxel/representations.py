@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,20 +23,23 @@ from .grids import RESIZE_MODES, clip_histograms, clip_voxels
 from .normalize import METHODS, normalize_clip
 
 
+@dataclass(frozen=True)
 class Representation(ABC):
     """Events -> float32 (T, C, H, W) planes; ``normalize`` in rms | e2vid | none, ``resize`` in
-    area | events (see :mod:`evfer.voxel.grids`)."""
+    area | events (see :mod:`evfer.voxel.grids`). Subclasses are frozen dataclasses too: equal
+    parameters, equal representations."""
 
     #: the ``voxel.representation`` value that selects the class
     name: ClassVar[str]
 
-    def __init__(self, normalize: str = "rms", resize: str = "area"):
-        if normalize not in METHODS:
-            raise ConfigError(f"voxel.normalize: {normalize!r} is not one of {', '.join(METHODS)}")
-        if resize not in RESIZE_MODES:
-            raise ConfigError(f"voxel.resize: {resize!r} is not one of {', '.join(RESIZE_MODES)}")
-        self.normalize = normalize
-        self.resize = resize
+    normalize: str = "rms"
+    resize: str = "area"
+
+    def __post_init__(self):
+        if self.normalize not in METHODS:
+            raise ConfigError(f"voxel.normalize: {self.normalize!r} is not one of {', '.join(METHODS)}")
+        if self.resize not in RESIZE_MODES:
+            raise ConfigError(f"voxel.resize: {self.resize!r} is not one of {', '.join(RESIZE_MODES)}")
 
     @property
     @abstractmethod
@@ -71,28 +75,21 @@ class Representation(ABC):
         """One window [t_start, t_end] µs: float32 (C, H, W)."""
         return self.clip(events, 1, t_start=t_start, t_end=t_end)[0]
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "representation")
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Representation) and self.params() == other.params()
-
-    def __hash__(self) -> int:
-        return hash(self.folder_name)
 
 
+@dataclass(frozen=True)
 class VoxelGrid(Representation):
     """Voxel grid with ``bins`` time bins per window (Zhu et al. 2019), bilinear in time,
     polarity-signed (the default representation)."""
 
     name = "voxel_grid"
 
-    def __init__(self, bins: int = 10, normalize: str = "rms", resize: str = "area"):
-        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-            raise ConfigError(f"voxel.bins: must be an integer >= 1, got {bins!r}")
-        super().__init__(normalize, resize)
-        self.bins = bins
+    bins: int = 10
+
+    def __post_init__(self):
+        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 1:
+            raise ConfigError(f"voxel.bins: must be an integer >= 1, got {self.bins!r}")
+        super().__post_init__()
 
     @property
     def channels(self) -> int:
@@ -106,6 +103,7 @@ class VoxelGrid(Representation):
                            resize=self.resize)
 
 
+@dataclass(frozen=True)
 class EventHistogram(Representation):
     """Two planes per window: ON and OFF event counts per pixel."""
 
@@ -120,6 +118,7 @@ class EventHistogram(Representation):
                                resize=self.resize)
 
 
+@dataclass(frozen=True)
 class EventImage(Representation):
     """Three planes per window for ImageNet stems (an RGB-shaped input the pretrained first
     convolution takes untouched): log(1 + ON count), log(1 + OFF count) and the signed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .faces import render_frames
 from .params import (
     CKPLUS_CODE,
     CLASSES,
@@ -20,7 +21,6 @@ from .params import (
     sample_identity,
     sample_sequence,
 )
-from .faces import render_frames
 from .writer import DEFAULT_SIZE, SynthSummary, ensure_synthetic, synthesize
 
 __all__ = [

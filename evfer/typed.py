@@ -1,0 +1,83 @@
+"""Values checked against type hints: the one coercion of configs and of the emulator's parameters.
+
+:func:`coerce` accepts a value (as YAML or a ``key=value`` override gives it) for a hint such as
+``int``, ``float | None``, ``list[int]``, ``Literal["a", "b"]`` or ``dict[str, Any]`` and returns it
+typed, or raises a one-line :class:`~evfer.errors.ConfigError` naming the key. Integers are accepted
+for floats (as YAML writes ``1`` for ``1.0``), numbers for strings; nothing else is converted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Literal, Union
+
+from .errors import ConfigError
+
+
+def describe(value: Any) -> str:
+    """``type value``, for messages."""
+    return f"{type(value).__name__} {value!r}"
+
+
+def type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(tp: Any, value: Any, path: str, *, build: Callable[[type, Any, str], Any] | None = None) -> Any:
+    """``value`` as type ``tp`` (see the module doc); ``build(cls, value, path)`` makes a nested
+    dataclass ``cls`` (configs' groups). ConfigError naming ``path`` when it does not fit."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    again = lambda t, v, p: coerce(t, v, p, build=build)  # noqa: E731
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return again(arg, value, path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} is not {type_name(tp)}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{path}: {value!r} is not a valid choice (valid: {', '.join(map(str, args))})")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if build is None:
+            raise ConfigError(f"{path}: a group of settings cannot be given here")
+        return build(tp, value, path)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {describe(value)}")
+        return [again(args[0], v, f"{path}.{i}") for i, v in enumerate(value)] if args else list(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {describe(value)}")
+        return {str(k): again(args[1], v, f"{path}.{k}") for k, v in value.items()} if args else dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{path}: expected true or false, got {describe(value)}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{path}: expected an integer, got {describe(value)}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{path}: expected a number, got {describe(value)}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{path}: expected a string, got {describe(value)}")
+    raise ConfigError(f"{path}: unsupported type {tp}")  # pragma: no cover
