@@ -127,6 +127,8 @@ def test_a_resumed_run_ends_with_the_weights_of_an_unbroken_one(data):
     assert _epochs_logged(folder / "broken") == [0, 1, 2]  # no epoch repeated
     summary = json.loads((folder / "broken" / "train_summary.json").read_text())
     assert summary["resumed"] and summary["epochs"] == 3 and summary["best_epoch"] == 3
+    # the run's time counts every session, not only the one after the resume
+    assert summary["train_seconds"] > summary["train_seconds_this_session"] > 0
     a, b = _state(folder / "unbroken" / "checkpoints" / "last.ckpt"), _state(folder / "broken" / "checkpoints" / "last.ckpt")
     assert a.keys() == b.keys()
     worst = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)

@@ -77,7 +77,7 @@ def run_page(run: RunFiles) -> str:
     if summary and summary.get("best_val_acc") is not None:
         items.append((f"{summary['best_val_acc']:.3f}", f"validation accuracy of the checkpoint "
                                                          f"({summary.get('epochs', '?')} epochs)"))
-    seconds = (demo or {}).get("seconds_total") or (summary or {}).get("train_seconds_this_session")
+    seconds = (demo or {}).get("seconds_total") or (summary or {}).get("train_seconds", (summary or {}).get("train_seconds_this_session"))
     if seconds is not None:
         items.append((f"{seconds / 60:.1f} min", "demo in total" if demo else "training"))
     headline = cards(items) if items else ""
@@ -452,12 +452,12 @@ def timings_section(runs: list[tuple[str, RunFiles]], demo: dict | None) -> str:
             continue
         machine = machine or s.get("machine")
         rows.append([name or "run", s.get("epochs", "-"), "yes" if s.get("stopped_early") else "no",
-                     s.get("train_seconds_this_session", "-"),
+                     s.get("train_seconds", s.get("train_seconds_this_session", "-")),
                      f"{s.get('precision', '?')} ({s.get('precision_reason', 'reason not recorded')})"])
     seconds = [r[3] for r in rows if isinstance(r[3], (int, float))]
     if len(runs) > 1 and seconds:
         rows.append(["all folds", "", "", round(sum(seconds), 1), ""])
-    out.append(table(["run", "epochs", "stopped early", "training seconds (last session)", "precision"], rows))
+    out.append(table(["run", "epochs", "stopped early", "training seconds (all sessions)", "precision"], rows))
     if demo:
         out.append(f"<p>Demo: {demo.get('seconds_prepare_and_train', '?')} s to prepare and train, "
                    f"{demo.get('seconds_total', '?')} s in total; target accuracy {demo.get('target_accuracy', '?')} "

@@ -110,11 +110,12 @@ def train_ensemble(cfg: Config, run_dir: Path, *, restart: bool, progress: bool)
         "ensemble": k,
         "ensemble_workers": workers,
         "members": [{"member": i, **{key: summaries[i][key] for key in (
-            "seed", "best_checkpoint", "best_val_acc", "best_epoch", "epochs", "train_seconds_this_session",
+            "seed", "best_checkpoint", "best_val_acc", "best_epoch", "epochs", "train_seconds", "train_seconds_this_session",
             "resumed")}} for i in range(k)],
         "epochs": max(summaries[i]["epochs"] for i in range(k)),
         "stopped_early": any(summaries[i]["stopped_early"] for i in range(k)),
         "train_seconds_this_session": round(elapsed, 1),
+        "train_seconds": round(sum(summaries[i]["train_seconds"] for i in range(k)), 1),  # member time, all sessions
         "resumed": any(summaries[i]["resumed"] for i in range(k)),
         **{key: summaries[0][key] for key in ("train_clips", "train_draws_per_epoch", "val_clips", "classes",
                                               "precision", "precision_reason", "world_size", "machine")},

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,8 @@ class KeepModel(L.Callback):
         self.average: dict[str, torch.Tensor] | None = None  # running mean of the net's float tensors
         self.averaged: list[int] = []  # the epochs (0-based) in the average
         self.last_epoch: int | None = None  # the last finished epoch (0-based)
+        self.seconds_before = 0.0  # training time of the sessions before this one (a resumed run)
+        self._session_start: float | None = None
         self._validated_epoch = -1
 
     @property
@@ -80,7 +83,16 @@ class KeepModel(L.Callback):
         """The (0-based) epochs whose weights are averaged."""
         return range(self.epochs - self.average_epochs, self.epochs) if self.average_epochs else range(0)
 
+    @property
+    def seconds(self) -> float:
+        """Training time of the whole run so far, over every session (resumes included)."""
+        session = 0.0 if self._session_start is None else time.time() - self._session_start
+        return self.seconds_before + session
+
     # ------------------------------------------------------------------ hooks
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._session_start = time.time()
+
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._validated_epoch = trainer.current_epoch
@@ -146,12 +158,13 @@ class KeepModel(L.Callback):
     # ------------------------------------------------------------------ state (in last.ckpt)
     def state_dict(self) -> dict[str, Any]:
         return {"select": self.select, "best_score": self.best_score, "best_epoch": self.best_epoch,
-                "last_epoch": self.last_epoch,
+                "last_epoch": self.last_epoch, "seconds": self.seconds,
                 "window": [self.window.start, self.window.stop], "averaged": list(self.averaged),
                 "average": self.average, "rng": rng_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.last_epoch = state.get("last_epoch")
+        self.seconds_before = float(state.get("seconds") or 0.0)
         if state.get("select") == self.select:
             self.best_score, self.best_epoch = state.get("best_score"), state.get("best_epoch")
         if state.get("window") == [self.window.start, self.window.stop]:

@@ -240,8 +240,23 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
         return train_ensemble(cfg, run_dir, restart=restart, progress=progress)
     resume = resume_point(cfg, run_dir, restart)
     precision = resolve_precision(cfg.train.precision, device_type(cfg.train.accelerator))
+    if resume:
+        log.info("resuming %s", describe_resume(run_dir / "checkpoints" / "last.ckpt", cfg.train.epochs))
     log.info("precision %s: %s", precision.name, precision.reason)
     return fit(cfg, run_dir, precision, resume=resume, progress=progress)
+
+
+def describe_resume(last: Path, epochs: int) -> str:
+    """e.g. "from epoch 12 of 40 (checkpoints/last.ckpt)", or "a finished run"."""
+    from ..models import read_checkpoint
+
+    state = (read_checkpoint(last, mmap=True).get("callbacks") or {}).get("KeepModel") or {}
+    done = (state.get("last_epoch") or 0) + 1 if state.get("last_epoch") is not None else None
+    if done is None:
+        return f"from {last}"
+    if done >= epochs:
+        return f"a finished run ({done} of {epochs} epochs; {last})"
+    return f"from epoch {done + 1} of {epochs} ({done} done; {last})"
 
 
 def resume_point(cfg: Config, run_dir: Path, restart: bool) -> bool:
@@ -265,15 +280,15 @@ def fit(cfg: Config, run_dir: Path, precision: Precision, *, resume: bool, progr
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = VoxelDataModule(cfg, run_dir, prepared=prepared, progress=progress)
     module = make_module(cfg, classes, None, resume=resume, run_dir=run_dir)
-    trainer, keep, early = make_trainer(cfg, run_dir, precision, progress)
-    metrics_csv = run_dir / "logs" / "metrics.csv"
-    if resume and metrics_csv.exists() and trainer.is_global_zero:  # the logger would overwrite earlier epochs
-        sessions = sorted((run_dir / "logs").glob("metrics-session*.csv"))
-        metrics_csv.rename(run_dir / "logs" / f"metrics-session{len(sessions):03d}.csv")
-    started = time.time()
     with lightning_output():
+        trainer, keep, early = make_trainer(cfg, run_dir, precision, progress)
+        metrics_csv = run_dir / "logs" / "metrics.csv"
+        if resume and metrics_csv.exists() and trainer.is_global_zero:  # the logger would overwrite earlier epochs
+            sessions = sorted((run_dir / "logs").glob("metrics-session*.csv"))
+            metrics_csv.rename(run_dir / "logs" / f"metrics-session{len(sessions):03d}.csv")
+        started = time.time()
         trainer.fit(module, datamodule=data, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
-    best = keep.finish(trainer, module, data.train_dataloader())
+        best = keep.finish(trainer, module, data.train_dataloader())
     elapsed = time.time() - started
     if trainer.is_global_zero:
         merge_metrics(run_dir / "logs")
@@ -289,6 +304,7 @@ def fit(cfg: Config, run_dir: Path, precision: Precision, *, resume: bool, progr
         "epochs": int(trainer.current_epoch),
         "stopped_early": bool(early is not None and early.stopped_epoch),
         "train_seconds_this_session": round(elapsed, 1),
+        "train_seconds": round(keep.seconds, 1),  # every session of the run (resumes included)
         "resumed": resume,
         "train_clips": sum(1 for r in records if r.split == "train"),
         "train_draws_per_epoch": sum(r.repeats for r in records if r.split == "train"),
