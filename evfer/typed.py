@@ -9,9 +9,11 @@ for floats (as YAML writes ``1`` for ``1.0``), numbers for strings; nothing else
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Union
 
 from .errors import ConfigError
@@ -81,3 +83,21 @@ def coerce(tp: Any, value: Any, path: str, *, build: Callable[[type, Any, str], 
             return str(value)
         raise ConfigError(f"{path}: expected a string, got {describe(value)}")
     raise ConfigError(f"{path}: unsupported type {tp}")  # pragma: no cover
+
+
+_UNITS = {"": 1, "us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000}
+_TIME = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(us|µs|ms|s)?\s*$")
+
+
+def parse_time(text: str) -> int:
+    """``1500``, ``1500us``, ``200ms``, ``1.5s`` -> whole µs (ValueError otherwise)."""
+    m = _TIME.match(text)
+    if not m:
+        raise ValueError(f"'{text}' is not a time (e.g. 1500, 1500us, 200ms, 1.5s)")
+    try:
+        value = Decimal(m.group(1)) * _UNITS[m.group(2) or ""]
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        raise ValueError(f"'{text}' is not a time") from None
+    if value != value.to_integral_value():
+        raise ValueError(f"'{text}' is not a whole number of microseconds")
+    return int(value)

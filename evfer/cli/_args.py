@@ -4,8 +4,8 @@ arguments several commands take, and the up-front config check."""
 from __future__ import annotations
 
 import argparse
-import re
-from decimal import Decimal, InvalidOperation
+
+from ..typed import parse_time
 
 
 def positive_int(text: str) -> int:
@@ -29,22 +29,15 @@ def size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-_UNITS = {"": 1, "us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000}
-_TIME = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(us|µs|ms|s)?\s*$")
-
-
-def parse_time(text: str) -> int:
-    """``1500``, ``1500us``, ``200ms``, ``1.5s`` -> whole µs (ValueError otherwise)."""
-    m = _TIME.match(text)
-    if not m:
-        raise ValueError(f"'{text}' is not a time (e.g. 1500, 1500us, 200ms, 1.5s)")
+def duration(text: str) -> int:
+    """argparse type of a positive duration (``1s``, ``500ms``, ``250000``) -> µs."""
     try:
-        value = Decimal(m.group(1)) * _UNITS[m.group(2) or ""]
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        raise ValueError(f"'{text}' is not a time") from None
-    if value != value.to_integral_value():
-        raise ValueError(f"'{text}' is not a whole number of microseconds")
-    return int(value)
+        value = parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got '{text}'")
+    return value
 
 
 def parse_window(text: str) -> tuple[int | None, int | None, bool]:

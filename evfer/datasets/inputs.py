@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import Config
+from ..config import Config, SourceConfig
 from ..errors import InputError
 from .clips import Clip, ClipSpec, parse_box
 from .frame_clips import VIDEO_SUFFIXES
@@ -56,6 +56,16 @@ def own_kind(path: Path, kind_of_input: str) -> str:
     return "videos"
 
 
+def input_source(cfg: Config, kind: str, kind_of_input: str, root: str = "") -> SourceConfig:
+    """A source of ``kind`` with that kind's defaults and the model-input options
+    (:data:`MODEL_INPUT_OPTIONS`) of the run's first source of ``kind_of_input`` (FRAMES or EVENTS):
+    how ``predict`` and ``live`` make inputs that are not in the dataset."""
+    first = next((s for s in cfg.data.sources if kind_class(s.kind).input == kind_of_input), None)
+    given = {f: getattr(first.options, f) for f in MODEL_INPUT_OPTIONS[kind_of_input]
+             if first is not None and hasattr(first.options, f)}
+    return source_config(kind, root=root, **given)
+
+
 def clip_for_file(cfg: Config, path: str | os.PathLike, *, box: str | None = None,
                   clip_id: str | None = None) -> Clip:
     """The clip of ``path`` for the model trained with ``cfg`` (see the module doc).
@@ -77,9 +87,7 @@ def kind_for_file(cfg: Config, path: str | os.PathLike, *, box: str | None = Non
     same_type = [s for s in cfg.data.sources if kind_class(s.kind).input == kind_of_input]
     src = next((s for s in same_type if _inside(path, s.root)), None)
     if src is None:
-        name = own_kind(path, kind_of_input)
-        own = {f for f in MODEL_INPUT_OPTIONS[kind_of_input] if same_type and hasattr(same_type[0].options, f)}
-        src = source_config(name, root=str(path.parent), **{f: getattr(same_type[0].options, f) for f in own})
+        src = input_source(cfg, own_kind(path, kind_of_input), kind_of_input, root=str(path.parent))
     kind = make_source(src, clip_context(cfg))
     spec = kind.spec_for_file(path, clip_id or kind.file_clip_id(path))
     if box is not None and kind_of_input == EVENTS:  # frames are cropped by the face detector

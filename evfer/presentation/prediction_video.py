@@ -39,7 +39,7 @@ FPS = 12.0
 
 _PAD = 12  # pixels between boxes
 _HEADER = 48  # two lines of text above the panels
-_PANEL = 256  # square box of the frames and events panels
+PANEL = _PANEL = 256  # square box of the frames and events panels (source frames are kept at most this wide)
 _TITLE = 20  # panel titles
 _LABELS = 84  # class names left of the bars
 _BARS = 236  # probability bars
@@ -48,17 +48,46 @@ _TIMELINE = 150  # timeline plot, with its axis labels
 
 
 @dataclass
+class WindowView:
+    """What one window of a long input shows: its events as a picture (RGB, ON red / OFF blue), the
+    source frame at its end (grey, scaled by ``scale``; frame inputs) and the face box on it."""
+
+    events_image: np.ndarray
+    frame: np.ndarray | None = None
+    scale: float = 1.0
+    box: tuple[int, int, int, int] | None = None
+
+
+def window_view(window) -> WindowView:
+    """The :class:`WindowView` of an :class:`evfer.datasets.streams.Window` (kept small: a long input
+    keeps one per window)."""
+    from .drawing import drawn_size, event_frame
+
+    events = window.events
+    image = event_frame(events, size=drawn_size(events.width, events.height))
+    frame, scale = window.notes.get("frame", (None, 1.0))
+    box = tuple(int(v) for v in window.box) if window.box is not None else None
+    return WindowView(image, frame, scale, box)
+
+
+@dataclass
 class PredictionView:
-    """What one clip shows: the prediction (:func:`evfer.training.predict.predict_clip`), the events
-    of the events panel and the face box on them ((x, y, w, h) pixels; None: the events are the
-    crop), the source frames and the face box on them (frame inputs only)."""
+    """What one input shows: the prediction (:func:`evfer.training.predict.predict_input`), and
+    either (one clip) the events of the events panel and the face box on them ((x, y, w, h) pixels;
+    None: the events are the crop) and the source frames and the face box on them (frame inputs),
+    or (a long input) a :class:`WindowView` per window."""
 
     name: str
     prediction: dict
-    events: object
+    events: object = None
     events_box: tuple[int, int, int, int] | None = None
     source: FrameSet | None = None
     source_box: tuple[int, int, int, int] | None = None
+    windows: list[WindowView] | None = None
+
+    @property
+    def has_frames(self) -> bool:
+        return self.source is not None or bool(self.windows and self.windows[0].frame is not None)
 
 
 def video_size(has_frames: bool) -> tuple[int, int]:
@@ -182,16 +211,17 @@ class PredictionDrawing:
 
         self.view = view
         self.timeline = view.prediction["timeline"]
-        self.classes = list(view.prediction["probabilities"])
-        self.size = video_size(view.source is not None)
-        self.boxes = layout(view.source is not None)
+        self.classes = list(view.prediction["classes"] if "classes" in view.prediction else
+                            view.prediction["probabilities"])
+        self.size = video_size(view.has_frames)
+        self.boxes = layout(view.has_frames)
         w, h = self.size
         self.figure = Figure(figsize=(w / dpi, h / dpi), dpi=dpi, facecolor="white")
         FigureCanvasAgg(self.figure)
         self.t0 = self.timeline[0]["t_start_us"]
         self._header()
         self._events_panel()
-        if view.source is not None:
+        if view.has_frames:
             self._frames_panel()
         self._bars()
         self._timeline()
@@ -213,8 +243,12 @@ class PredictionDrawing:
         W, H = self.size
         name = self.view.name if len(self.view.name) <= 36 else "..." + self.view.name[-33:]
         self.figure.text(_PAD / W, 1 - 15 / H, name, fontsize=11, weight="bold", va="center")
-        self.figure.text(_PAD / W, 1 - 36 / H, f"predicted {p['label']} ({p['probabilities'][p['label']]:.2f}) "
-                         f"after {len(self.timeline)} windows, {p['events']:,} events", fontsize=9, va="center")
+        confidence = (p.get("probabilities") or {}).get(p["label"])
+        said = f"{p['label']} ({confidence:.2f})" if confidence is not None else p["label"]
+        what = (f"over {len(self.timeline)} windows of {p['window_s']:g} s" if p.get("mode") == "windows"
+                else f"after {len(self.timeline)} windows")
+        self.figure.text(_PAD / W, 1 - 36 / H, f"predicted {said} {what}, {p['events']:,} events"
+                         + ("; " + p["warnings"][0] if p.get("warnings") else ""), fontsize=9, va="center")
         self.clock = self.figure.text(1 - _PAD / W, 1 - 15 / H, "", fontsize=9, va="center", ha="right",
                                       color="0.3")
 
@@ -235,11 +269,15 @@ class PredictionDrawing:
         from matplotlib.patches import Rectangle
 
         x, y, w, h = box
-        ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="#2ca02c", linewidth=1.5))
+        return ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="#2ca02c", linewidth=1.5))
 
     def _events_panel(self) -> None:
         from .drawing import drawn_size
 
+        if self.view.windows:
+            ax, self.events_image = self._image_panel(self.boxes["events"], "events of the face crop in the window "
+                                                      "(ON red, OFF blue)", self.view.windows[0].events_image)
+            return
         events = self.view.events
         self.event_size = drawn_size(events.width, events.height)
         what = "events of the face crop" if self.view.source is not None else "events"
@@ -255,6 +293,12 @@ class PredictionDrawing:
         return event_frame(self.view.events, t_start=int(t_start), t_end=int(t_end), size=self.event_size)
 
     def _frames_panel(self) -> None:
+        if self.view.windows:
+            first = self.view.windows[0]
+            ax, self.frame_image = self._image_panel(self.boxes["frames"], "source frames, tracked face box",
+                                                     first.frame, cmap="gray")
+            self.frame_box = self._box(ax, (0, 0, 1, 1))
+            return
         source = self.view.source
         ax, self.frame_image = self._image_panel(self.boxes["frames"], "source frames, face box",
                                                  source.frames[0], cmap="gray")
@@ -277,23 +321,52 @@ class PredictionDrawing:
         self.bars_title = ax.set_title("", fontsize=9)
         self.values = [ax.text(0.02, i, "", va="center", fontsize=8) for i in range(k)]
 
+    def colour_of(self, label: str):
+        """A class's colour; grey for a window that was not classified (no-face, no-events)."""
+        return self.colour(label) if label in self.classes else (0.6, 0.6, 0.6, 1.0)
+
     def _timeline(self) -> None:
+        from matplotlib.patches import Patch, Rectangle
+
         ax = self._axes(self.boxes["timeline"], left=70, top=8, bottom=34)
-        edges = [(w["t_start_us"] - self.t0) / 1e6 for w in self.timeline] + \
-                [(self.timeline[-1]["t_end_us"] - self.t0) / 1e6]
-        for w, a, b in zip(self.timeline, edges[:-1], edges[1:]):
-            ax.axvspan(a, b, color=self.colour(w["label"]), alpha=0.25, linewidth=0)
-            ax.axvline(a, color="white", linewidth=2)
-            ax.text((a + b) / 2, 1.02, w["label"], ha="center", va="top", fontsize=8, weight="bold")
+        windows = self.view.windows is not None
+        starts = [(w["t_start_us"] - self.t0) / 1e6 for w in self.timeline]
+        end = (self.timeline[-1]["t_end_us"] - self.t0) / 1e6
+        if windows:  # window k is known at its end and colours the stride before it
+            ends = [(w["t_end_us"] - self.t0) / 1e6 for w in self.timeline]
+            stride = (ends[1] - ends[0]) if len(ends) > 1 else ends[0] - starts[0]
+            spans = [(e - stride, e) for e in ends]
+        else:  # one clip: the model's T steps, one after another
+            edges = [*starts, end]
+            spans = list(zip(starts, edges[1:]))
+        for w, (a, b) in zip(self.timeline, spans):
+            ax.axvspan(a, b, color=self.colour_of(w["label"]), alpha=0.25, linewidth=0)
+            if not windows:
+                ax.axvline(a, color="white", linewidth=2)
+                ax.text((a + b) / 2, 1.02, w["label"], ha="center", va="top", fontsize=8, weight="bold")
+        xs = [b for _, b in spans] if windows else edges
         for c in self.classes:
-            values = [w["probabilities"][c] for w in self.timeline]
-            ax.step(edges, [*values, values[-1]], where="post", color=self.colour(c), linewidth=1.2, label=c)
-        ax.set_xlim(edges[0], edges[-1])
+            values = [np.nan if not w["probabilities"] else w["probabilities"][c] for w in self.timeline]
+            if windows:
+                ax.plot(xs, values, color=self.colour(c), linewidth=1.2, label=c)
+            else:
+                ax.step(xs, [*values, values[-1]], where="post", color=self.colour(c), linewidth=1.2, label=c)
+        lo = min(a for a, _ in spans) if windows else edges[0]
+        ax.set_xlim(lo, max(xs))
         ax.set_ylim(0, 1.05)
-        ax.set_xlabel("time from the clip start (s)", fontsize=8)
+        ax.set_xlabel("time from the input's start (s)" if windows else "time from the clip start (s)", fontsize=8)
         ax.set_ylabel("probability", fontsize=8)
         ax.tick_params(labelsize=8)
-        self.cursor = ax.axvline(edges[0], color="black", linewidth=1.5)
+        handles = [Patch(color=self.colour(c), label=c) for c in self.classes]
+        if windows and any(w["label"] not in self.classes for w in self.timeline):
+            handles.append(Patch(color=(0.6, 0.6, 0.6), label="no face / no events"))
+        ax.legend(handles=handles, fontsize=7, ncol=len(handles), loc="lower left", bbox_to_anchor=(0, 1.0),
+                  frameon=False, handlelength=1.0)
+        self.cursor = ax.axvline(lo, color="black", linewidth=1.5)
+        # what has not been seen yet is hidden: window k's curve appears when window k ends
+        self.unseen = ax.add_patch(Rectangle((lo, 0), max(xs) - lo, 1.05, facecolor="white", edgecolor="none",
+                                             zorder=5)) if windows else None
+        self.timeline_end = max(xs)
 
     # ------------------------------------------------------------------ per frame
     def draw(self, frame: tuple[int, float]) -> None:
@@ -302,18 +375,30 @@ class PredictionDrawing:
 
         k, t = frame
         w = self.timeline[k]
-        self.events_image.set_data(self._event_frame(w["t_start_us"], t))
+        if self.view.windows:
+            view = self.view.windows[k]
+            self.events_image.set_data(view.events_image)
+            if view.frame is not None:
+                self.frame_image.set_data(view.frame)
+                if view.box is not None:
+                    x, y, bw, bh = (v * view.scale for v in view.box)
+                    self.frame_box.set_bounds(x - 0.5, y - 0.5, bw, bh)
+            seen = (t - self.t0) / 1e6
+            self.unseen.set_x(seen)
+            self.unseen.set_width(max(self.timeline_end - seen, 0))
+        else:
+            self.events_image.set_data(self._event_frame(w["t_start_us"], t))
         if self.view.source is not None:
             times = self.view.source.times
             i = max(0, int(np.searchsorted(times, t, side="right")) - 1)
             self.frame_image.set_data(self.view.source.frames[i])
-        probs = w["probabilities"]
+        probs = w["probabilities"] or {}
         self.label.set_text(w["label"])
-        self.label.set_color(self.colour(w["label"]))
+        self.label.set_color(self.colour_of(w["label"]))
         for i, (bar, c) in enumerate(zip(self.bars, self.classes)):
-            bar.set_width(probs[c])
+            bar.set_width(probs.get(c, 0.0))
             bar.set_alpha(1.0 if c == w["label"] else 0.4)
-            self.values[i].set_text(f"{probs[c]:.2f}")
+            self.values[i].set_text(f"{probs[c]:.2f}" if c in probs else "")
         self.bars_title.set_text(f"class probabilities after window {k + 1} of {len(self.timeline)}")
         self.cursor.set_xdata([(t - self.t0) / 1e6] * 2)
         self.clock.set_text(f"window {k + 1}/{len(self.timeline)}, t = +{format_time(t - self.t0)} "

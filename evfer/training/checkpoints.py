@@ -86,6 +86,12 @@ def _config(hp: Mapping[str, Any], source: str | os.PathLike) -> Config:
         raise InputError(source, f"stored run config is not valid in this version of evfer ({exc})") from None
 
 
+def read_hparams(path: str | os.PathLike) -> dict[str, Any]:
+    """The hyper-parameters a checkpoint stores (architecture, classes, config, the training clips'
+    statistics ``clips``); tensors are memory-mapped, not read."""
+    return _hparams(read_checkpoint(path, mmap=True), path)
+
+
 def read_config(path: str | os.PathLike) -> Config:
     """The run config stored in checkpoint ``path`` (tensors are memory-mapped, not read)."""
     return _config(_hparams(read_checkpoint(path, mmap=True), path), path)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -95,6 +96,22 @@ class VoxelDataModule(L.LightningDataModule):
             raise EvferError(f"need training and validation clips (got {n_train} train draws, {n_val} val clips); "
                              "add subjects or change data.split.fractions (no validation subjects need "
                              "train.select: last)")
+
+    def clip_stats(self) -> dict:
+        """The training clips' duration (µs) and event rate (events/s): median, range, 5th and 95th
+        percentiles — stored in the checkpoints for recognition over time (the default window, the
+        event-rate flag)."""
+        train = [r for r in self.split("train") if r.duration_us > 0]
+        if not train:
+            return {}
+        durations = np.array([r.duration_us for r in train], float)
+        rates = np.array([r.event_count / r.duration_us * 1e6 for r in train], float)
+
+        def stats(v):
+            return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()),
+                    "p5": float(np.percentile(v, 5)), "p95": float(np.percentile(v, 95))}
+
+        return {"clips": len(train), "duration_us": stats(durations), "event_rate": stats(rates)}
 
     @property
     def records(self) -> list[ClipRecord]:

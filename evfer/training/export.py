@@ -20,7 +20,7 @@ from ..atomic import atomic_path, write_json_atomic
 from ..config import to_dict
 from ..errors import EvferError, InputError
 from ..models import Ensemble
-from .checkpoints import load_checkpoint
+from .checkpoints import load_checkpoint, read_hparams
 
 
 def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) -> dict:
@@ -61,10 +61,40 @@ def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) ->
         "ensemble": len(model) if isinstance(model, Ensemble) else 1,
         "voxel": to_dict(cfg.voxel),
         "emulator": to_dict(cfg.emulator),
+        "preprocessing": preprocessing(cfg, read_hparams(checkpoint)),
         "max_abs_logit_diff_vs_torch": max_diff,
     }
     write_json_atomic(out.with_name(out.name + ".json"), info)
     return info
+
+
+def preprocessing(cfg, hparams: dict) -> dict:
+    """Everything that turns an input into the model's input, as ``evfer predict`` does it: the frame
+    path (face crop and margin, CK+ timecode mask, blur, frame size, the emulator's resolved
+    parameters), the event path (face box rule and size), the representation (name and parameters,
+    windows, size; planes rounded through float16 as the training cache stores them) and the default
+    windows over time."""
+    from ..datasets.inputs import MODEL_INPUT_OPTIONS, input_source
+    from ..datasets.kinds import clip_context
+    from ..datasets.source import EVENTS, FRAMES
+    from ..voxel import representation_for
+    from .timeline import default_window
+
+    frames = input_source(cfg, "videos", FRAMES).options
+    events = input_source(cfg, "recordings", EVENTS).options
+    rep = representation_for(cfg.voxel)
+    window = default_window(hparams.get("clips") if isinstance(hparams.get("clips"), dict) else None)
+    return {
+        "frames": {**{k: to_dict(getattr(frames, k)) for k in MODEL_INPUT_OPTIONS[FRAMES]},
+                   "fps": "the input's own (image folders: 30)", "colour": "luma (ITU-R BT.601)",
+                   "emulator": {"preset": cfg.emulator.preset, "seed": cfg.emulator.seed,
+                                **clip_context(cfg).emulator.params.to_dict()}},
+        "events": {"box": "density (the face box from event density; an evfer clip file: as cut)",
+                   "box_size": events.box_size},
+        "representation": {**rep.params(), "windows": cfg.voxel.windows, "size": list(cfg.voxel.size),
+                           "channels": rep.channels, "float16": True},
+        "timeline": None if window is None else {"window_s": window[0] / 1e6, "stride_s": window[1] / 1e6},
+    }
 
 
 def _check_onnx(path: Path, example: torch.Tensor, reference: torch.Tensor) -> float | None:

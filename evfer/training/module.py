@@ -92,10 +92,14 @@ class RecognizerModule(L.LightningModule):
         self.train(self.training)
 
     def setup(self, stage: str) -> None:
-        """Loss weights per class from the datamodule (``data.balance.method: class_weights``)."""
-        weights = getattr(self.trainer.datamodule, "class_weights", None) if self._trainer is not None else None
+        """From the datamodule: loss weights per class (``data.balance.method: class_weights``) and
+        the training clips' statistics, which the checkpoints keep (``hyper_parameters["clips"]``)."""
+        data = self.trainer.datamodule if self._trainer is not None else None
+        weights = getattr(data, "class_weights", None)
         if weights is not None and self.class_weights is None:
             self.class_weights = torch.tensor(weights, dtype=torch.float32, device=self.device)
+        if data is not None and hasattr(data, "clip_stats"):
+            self.hparams["clips"] = data.clip_stats()
 
     def on_fit_start(self) -> None:
         """Each DDP process draws its own augmentations (rank 0 keeps the run's random stream)."""
