@@ -102,8 +102,15 @@ def test_predict_bad_inputs(trained, tmp_path, capsys):
     tmp, cfg, run = trained
     odd = tmp_path / "notes.txt"
     odd.write_text("hello")
-    assert main(["predict", str(run), str(odd)]) == 1
-    assert "neither an event recording" in capsys.readouterr().out
+    assert main(["predict", str(run), str(odd)]) == 2
+    captured = capsys.readouterr()
+    assert "neither an event recording" in captured.err and captured.out == ""  # errors go to stderr
+    assert captured.err.count(str(odd)) == 1  # the path named once
+    # one bad input among good ones: the others are predicted, and the exit code says something failed
+    h5 = next((tmp / "data" / "events").rglob("*.h5"))
+    assert main(["predict", str(run), str(h5), str(tmp_path / "missing.mp4"), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 1 and "missing.mp4: no such file or folder" in captured.err
     assert main(["predict", str(tmp_path), str(odd)]) == 2  # a run dir without a model
     assert "no model in this run directory" in capsys.readouterr().err
 

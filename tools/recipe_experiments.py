@@ -82,6 +82,10 @@ VARIANTS: dict[str, list[str]] = {
     "last+noval": [*RECIPE, "train.select=last", "data.split.fractions=[0.85, 0.0, 0.15]"],
     "last+noval+ensemble-3+epochs-25": [*RECIPE, "train.select=last", "data.split.fractions=[0.85, 0.0, 0.15]",
                                         "train.ensemble=3", "train.epochs=25"],
+    "head-5+last": [*RECIPE, "train.select=last", "train.head_epochs=5"],
+    "head-10+swa-10": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=10"],
+    "head-5+swa-10+ensemble-3": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=5",
+                                 "train.ensemble=3"],
 }
 
 

@@ -54,7 +54,13 @@ def run(args) -> int:
     from ..errors import EvferError, InputError
     from ..training.checkpoints import find_checkpoint, load_checkpoint, read_hparams
     from ..training.live import camera_chunks, event_camera_chunks, replay_chunks, run_live
-    from ..training.timeline import Predictor, default_window, model_warnings, training_clips, write_timeline_csv
+    from ..training.timeline import (
+        Predictor,
+        default_window,
+        model_warnings,
+        training_clips,
+        write_timeline_csv,
+    )
 
     if (args.source is None) == (args.replay is None):
         raise EvferError("give a SOURCE (camera index, dv or metavision) or --replay FILE, not both")

@@ -13,6 +13,7 @@ the Haar cascade on the first frame, with margin; centre crop when no face is fo
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,10 +180,7 @@ def face_box(frame: np.ndarray, margin: float, mode: str = "haar") -> Crop:
     if mode == "none":
         return Crop((0, 0, w, h), "none")
     if mode == "haar":
-        import cv2
-
-        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        faces = cascade.detectMultiScale(frame, scaleFactor=1.1, minNeighbors=5, minSize=(max(24, h // 8),) * 2)
+        faces = haar_cascade().detectMultiScale(frame, scaleFactor=1.1, minNeighbors=5, minSize=(max(24, h // 8),) * 2)
         if len(faces):
             fx, fy, fw, fh = max(faces, key=lambda f: f[2] * f[3])
             side = int(round(max(fw, fh) * (1 + 2 * margin)))
@@ -190,6 +188,14 @@ def face_box(frame: np.ndarray, margin: float, mode: str = "haar") -> Crop:
             return Crop(_fit_square(cx, cy, side, w, h), "haar")
     side = int(0.8 * min(h, w))
     return Crop(_fit_square(w / 2, h / 2, side, w, h), "center")
+
+
+@functools.lru_cache(maxsize=1)
+def haar_cascade():
+    """OpenCV's frontal-face Haar cascade (loaded once per process)."""
+    import cv2
+
+    return cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 
 
 def _fit_square(cx: float, cy: float, side: int, w: int, h: int) -> tuple[int, int, int, int]:

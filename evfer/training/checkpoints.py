@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ..atomic import atomic_path
 from ..config import Config
@@ -42,14 +41,6 @@ def write_checkpoint(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> 
         raise OutputError(path, f"cannot write the checkpoint ({exc.strerror or exc})") from None
     except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError
         raise OutputError(path, f"cannot write the checkpoint ({' '.join(str(exc).split())[:200]})") from None
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, atomic (see :func:`write_checkpoint`); Lightning's own writes the
-    final file in place."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
-        write_checkpoint(checkpoint, path)
 
 
 class Restored(NamedTuple):

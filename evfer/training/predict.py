@@ -23,9 +23,9 @@ from ..datasets.inputs import clip_for_file, kind_for_file
 from ..datasets.voxel_cache import as_cached, clip_planes
 from ..errors import InputError
 from ..presentation.prediction_video import (
-    PANEL,
     FPS,
     FRAMES_PER_WINDOW,
+    PANEL,
     PredictionView,
     WindowView,
     check_video_path,

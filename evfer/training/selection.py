@@ -17,7 +17,7 @@
     training ends; BatchNorm statistics are recomputed over the training data for the BatchNorms
     that train (frozen ones keep theirs).
 
-Both files are written atomically (:class:`evfer.training.checkpoints.AtomicCheckpointIO`).
+Both files are written atomically (:class:`AtomicCheckpointIO`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from .checkpoints import write_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -202,3 +205,11 @@ def trainable_batchnorms(net: torch.nn.Module) -> bool:
 
     return any(isinstance(m, _BatchNorm) and m.track_running_stats and any(p.requires_grad for p in m.parameters())
                for m in net.modules())
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, atomic (see :func:`write_checkpoint`); Lightning's own writes the
+    final file in place."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        write_checkpoint(checkpoint, path)

@@ -46,7 +46,7 @@ from ..errors import EvferError
 from ..models import Recognizer, build_model
 from ..presentation.plots import plot_training_curves
 from ..voxel import representation_for
-from .checkpoints import AtomicCheckpointIO, read_config
+from .checkpoints import read_config
 from .data import Prepared, VoxelDataModule
 from .ema import WeightEMA
 from .evaluate import split_accuracy
@@ -54,7 +54,7 @@ from .machine import describe_machine
 from .module import RecognizerModule
 from .optim import optimizer_factory, scheduler_factory
 from .precision import Precision, device_type, resolve_precision
-from .selection import KeepModel
+from .selection import AtomicCheckpointIO, KeepModel
 
 log = logging.getLogger(__name__)
 
