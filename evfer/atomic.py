@@ -10,6 +10,7 @@ A target that cannot be written is an :class:`~evfer.errors.OutputError` naming 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -20,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OutputError
+
+#: errors of writing an output (a full disk, a quota, a read-only or vanished folder, no permission):
+#: raised by the writer inside :func:`atomic_path`, they become an OutputError naming the output
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
 
 #: A temporary name and the pid of the process that made it: ``.tmp-<name>~<pid>~<random>``.
 _TEMP = re.compile(r"^\.tmp-.*~(\d+)~")
@@ -36,7 +41,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, *, make_fold
 
     The temporary name keeps the target's suffix (libraries that dispatch on it still work) and
     starts with ``.tmp-`` and the process id. The folder is created when missing unless
-    ``make_folder`` is false; a folder that cannot be used is an OutputError naming ``path``.
+    ``make_folder`` is false; a folder that cannot be used is an OutputError naming ``path``, and so
+    is a failed write inside the block (a full disk: ``ENOSPC``, see :data:`WRITE_ERRNOS`); the
+    temporary is removed in every failure.
     """
     path = Path(path)
     try:
@@ -52,7 +59,16 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, *, make_fold
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OutputError as exc:  # named after the temporary by the writer: name the output
+            if exc.target != str(tmp_path):
+                raise
+            raise OutputError(path, exc.problem) from None
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+            raise OutputError(path, f"cannot write here ({exc.strerror or type(exc).__name__})") from None
         try:
             os.replace(tmp_path, path)
         except IsADirectoryError:
@@ -62,6 +78,24 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, *, make_fold
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def check_not_input(output: str | os.PathLike, inputs) -> None:
+    """OutputError when ``output`` is one of ``inputs`` (the same file: same path once resolved, or
+    the same inode) or lies inside an input folder's files' place: an output never replaces an input."""
+    out = Path(output)
+    for item in inputs:
+        src = Path(item)
+        if not src.exists():
+            continue
+        same = out.resolve() == src.resolve()
+        if not same and out.exists():
+            try:
+                same = os.path.samefile(out, src)
+            except OSError:
+                same = False
+        if same:
+            raise OutputError(out, f"is the input {src}; an output never replaces an input: choose another name")
 
 
 def pid_alive(pid: int) -> bool:

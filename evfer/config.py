@@ -299,9 +299,31 @@ def parse_config(path: str | Path | None = None, overrides: list[str] | tuple[st
             raise ConfigError(f"{path}: not valid YAML{at}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping of config groups at the top level")
+        check_size(raw, str(path))
     for item in overrides:
         apply_override(raw, item)
     return from_dict(Config, raw)
+
+
+#: the most values a config may hold once YAML's aliases are expanded (a real one holds a few hundred)
+MAX_VALUES = 100_000
+
+
+def check_size(raw: Any, where: str) -> None:
+    """ConfigError when ``raw`` expands to more than :data:`MAX_VALUES` values: YAML aliases can make
+    a few hundred bytes stand for billions of values (and every stage walks them)."""
+    seen = 0
+    stack = [raw]
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise ConfigError(f"{where}: more than {MAX_VALUES:,} values once its YAML aliases are expanded; "
+                              "not a config")
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -313,6 +335,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         value = text
+    check_size(value, f"override {key.strip()}")
     parts = key.strip().split(".")
     node: Any = raw
     for i, part in enumerate(parts[:-1]):

@@ -85,9 +85,7 @@ def run_jobs(
     becomes its error text; any other exception becomes ``"<label(item)>: internal error: <type>:
     <message>"`` — neither stops the batch. ``KeyboardInterrupt`` cancels what has not started.
     """
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress or not items)
+    bar = progress_bar(len(items), desc, unit, progress and bool(items))
     try:
         if workers <= 1 or len(items) <= 1:
             for item in items:
@@ -96,6 +94,7 @@ def run_jobs(
             return
         import multiprocessing as mp
 
+        quiet_resource_tracker()
         ctx = mp.get_context("spawn")
         with cf.ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx, initializer=init_worker,
                                     initargs=(os.getpid(),)) as pool:
@@ -104,6 +103,11 @@ def run_jobs(
                 for future in cf.as_completed(futures):
                     yield _outcome(futures[future], future.result(), label)
                     bar.update(1)
+            except KeyboardInterrupt:  # Ctrl-C: the workers (which ignore it) are stopped, not waited for
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)  # stop queued work; running ones finish
                 raise
@@ -139,17 +143,54 @@ def _outcome(item: Any, result: tuple[Any, str | None, bool], label: Callable[[A
     return JobResult(item, value, error)
 
 
+class LineProgress:
+    """Progress as plain lines (``desc: k/N unit``) at every tenth of the work: what a log file or a
+    pipe gets instead of a bar (which would fill it with carriage returns and escape codes)."""
+
+    def __init__(self, total: int, desc: str, unit: str):
+        self.total, self.desc, self.unit, self.n, self.shown = total, desc, unit, 0, 0
+
+    def update(self, k: int = 1) -> None:
+        self.n += k
+        if self.n == self.total or self.n * 10 // max(self.total, 1) > self.shown * 10 // max(self.total, 1):
+            self.shown = self.n
+            print(f"{self.desc}: {self.n}/{self.total} {self.unit}s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, desc: str, unit: str, show: bool):
+    """A tqdm bar on a terminal, plain lines elsewhere (:class:`LineProgress`), nothing when not ``show``."""
+    from tqdm import tqdm
+
+    if show and not sys.stderr.isatty():
+        return LineProgress(total, desc, unit)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not show)
+
+
 # ---------------------------------------------------------------- workers
 def init_worker(parent_pid: int) -> None:
     """Set up a worker process: die with the parent, one compute thread (the parallelism comes from
     the workers; set through the environment, so a worker that never needs torch never imports it),
     plain logging."""
     die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no worker tracebacks
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "EVFER_THREADS"):
         os.environ.setdefault(name, "1")
     if "torch" in sys.modules:  # pragma: no cover - a fresh spawned worker has not imported it
         sys.modules["torch"].set_num_threads(1)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def quiet_resource_tracker() -> None:
+    """multiprocessing's resource tracker (a process of its own, started with the first pool) warns
+    about "leaked semaphore objects" when this process is killed (SIGKILL) before its pool is
+    closed; the workers die with their parent anyway, so the warning is noise. The tracker takes
+    its warning filters from this process's ``-W`` options, which this adds to before it starts."""
+    option = "ignore:resource_tracker:UserWarning"
+    if option not in sys.warnoptions:
+        sys.warnoptions.append(option)
 
 
 def die_with_parent(parent_pid: int) -> None:

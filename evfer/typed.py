@@ -19,9 +19,18 @@ from typing import Any, Literal, Union
 from .errors import ConfigError
 
 
-def describe(value: Any) -> str:
-    """``type value``, for messages."""
-    return f"{type(value).__name__} {value!r}"
+def describe(value: Any, limit: int = 60) -> str:
+    """``type value`` for messages, the value cut to ``limit`` characters (a message is one line)."""
+    return f"{type(value).__name__} {shorten(value, limit)}"
+
+
+def shorten(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (``...`` marks the cut), without building a huge
+    string first for huge containers."""
+    if isinstance(value, (list, tuple, dict)) and len(value) > limit:
+        value = type(value)(list(value.items())[:limit]) if isinstance(value, dict) else type(value)(list(value)[:limit])
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def type_name(tp: Any) -> str:
@@ -47,10 +56,10 @@ def coerce(tp: Any, value: Any, path: str, *, build: Callable[[type, Any, str], 
                 return again(arg, value, path)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} is not {type_name(tp)}")
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {shorten(value)} is not {type_name(tp)}")
     if origin is Literal:
         if value not in args:
-            raise ConfigError(f"{path}: {value!r} is not a valid choice (valid: {', '.join(map(str, args))})")
+            raise ConfigError(f"{path}: {shorten(value)} is not a valid choice (valid: {', '.join(map(str, args))})")
         return value
     if dataclasses.is_dataclass(tp):
         if build is None:

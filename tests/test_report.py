@@ -203,7 +203,7 @@ def test_report_of_a_run_not_evaluated_yet_says_what_is_missing(run, tmp_path, c
     assert f"report: {part / 'report.html'}" in capsys.readouterr().out
     page = read_page(part / "report.html")
     text = page.all_text
-    assert "not evaluated yet: no metrics.json" in text
+    assert "no metrics.json; run `evfer evaluate" in text
     assert f"dataset summary not found ({tmp_path / 'gone'}/summary.json" in text
     assert "no per-clip predictions yet" in text
     assert any(i["alt"] == "training curves" for i in page.images)  # drawn from logs/metrics.csv

@@ -306,9 +306,12 @@ def test_ensure_synthetic_from_a_source_config(tmp_path):
     assert cv2.imread(str(png), cv2.IMREAD_UNCHANGED).shape == (32, 40)
 
 
-def test_write_failure_is_a_one_line_input_error(tmp_path, monkeypatch):
+def test_write_failure_is_a_one_line_output_error(tmp_path, monkeypatch):
+    from evfer.errors import OutputError
+
     monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)
-    with pytest.raises(InputError, match="could not write image"):
+    with pytest.raises(OutputError, match=r"cannot write the synthetic set \(.*S001_001_00000001.png: could not write the "
+                                          r"image \(a full disk, or no permission\?\)\)$"):
         _tiny(tmp_path, identities=1, classes=["happy"])
 
 

@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         code = args.func(args)
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
     except EvferError as exc:
         if args.debug:
             raise
@@ -75,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evfer: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`evfer info --json x | head`): stop quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        return 141
     except Exception as exc:  # unexpected: still one line unless --debug
         if args.debug:
             raise

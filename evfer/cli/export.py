@@ -17,9 +17,11 @@ def arguments(p) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from ..atomic import check_not_input
     from ..training.checkpoints import find_checkpoint
     from ..training.export import export_model
 
+    check_not_input(args.output, [args.checkpoint])
     ckpt = Path(args.checkpoint)
     if ckpt.is_dir():
         ckpt = find_checkpoint(ckpt)

@@ -50,6 +50,7 @@ def arguments(p) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from ..atomic import check_not_input
     from ..datasets.clips import parse_box
     from ..errors import EvferError, InputError
     from ..training.checkpoints import find_checkpoint, load_checkpoint, read_hparams
@@ -66,6 +67,9 @@ def run(args) -> int:
         raise EvferError("give a SOURCE (camera index, dv or metavision) or --replay FILE, not both")
     if args.stride is not None and args.window is None:
         raise InputError(None, "--stride needs --window")
+    for output in (args.render, args.timeline):
+        if output:
+            check_not_input(output, [args.checkpoint, *([args.replay] if args.replay else [])])
     ckpt = Path(args.checkpoint)
     if ckpt.is_dir():
         ckpt = find_checkpoint(ckpt)

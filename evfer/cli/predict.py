@@ -46,6 +46,7 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
+    from ..atomic import check_not_input
     from ..errors import EvferError, InputError
     from ..presentation.prediction_video import video_paths
     from ..training.checkpoints import find_checkpoint, load_checkpoint, read_hparams
@@ -55,6 +56,8 @@ def run(args) -> int:
     if args.stride is not None and args.window is None:
         raise InputError(None, "--stride needs --window")
     videos = video_paths(args.render, args.files) if args.render else [None] * len(args.files)
+    for output in [v for v in videos if v is not None] + ([args.timeline] if args.timeline else []):
+        check_not_input(output, [*args.files, args.checkpoint])
     ckpt = Path(args.checkpoint)
     if ckpt.is_dir():
         ckpt = find_checkpoint(ckpt)

@@ -11,6 +11,7 @@ import dataclasses
 from ..config import Config, SourceConfig, from_dict
 from ..emulator import EmulatorSettings
 from ..errors import ConfigError, did_you_mean
+from ..typed import shorten
 from .ckplus import CKPlus
 from .nefer import Nefer
 from .recordings import Recordings
@@ -32,7 +33,7 @@ KINDS: dict[str, type[SourceKind]] = {
 def kind_class(name: str, path: str = "kind") -> type[SourceKind]:
     """The class registered for ``name``; ConfigError naming the valid kinds otherwise."""
     if name not in KINDS:
-        raise ConfigError(f"{path}: unknown source kind {name!r}{did_you_mean(name, KINDS)} (valid: {', '.join(KINDS)})")
+        raise ConfigError(f"{path}: unknown source kind {shorten(name)}{did_you_mean(name, KINDS)} (valid: {', '.join(KINDS)})")
     return KINDS[name]
 
 

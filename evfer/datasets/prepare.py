@@ -47,6 +47,17 @@ class PrepareResult:
 
 
 NO_EVENTS = "no events (nothing changed by more than the emulator threshold); left out"
+#: a clip with fewer events than this is degenerate (a corrupt or cut file, a static input): left out
+MIN_CLIP_EVENTS = 20
+
+
+def too_few(n_events: int) -> str | None:
+    """Why a clip of ``n_events`` events is left out, or None."""
+    if n_events == 0:
+        return NO_EVENTS
+    if n_events < MIN_CLIP_EVENTS:
+        return f"only {n_events} events (fewer than {MIN_CLIP_EVENTS}: a cut or corrupt file, or a still input); left out"
+    return None
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,7 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
     jobs: list[tuple[ClipSpec, SourceKind]] = []
     skipped: list[Skipped] = []
     official: dict[str, str] = {}
-    seen_ids: set[str] = set()
+    seen_ids: dict[str, str] = {}  # clip id -> the source that listed it first
     for src in data.sources:
         kind = make_source(src, context)
         kind.materialize(progress)
@@ -110,9 +121,11 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
                                        spec.source))
                 continue
             if spec.id in seen_ids:
-                skipped.append(Skipped(spec.id, "duplicate clip id (listed by two sources)", spec.source))
+                where = ("listed twice by this source" if seen_ids[spec.id] == kind.source_name
+                         else f"also listed by the source {seen_ids[spec.id]}")
+                skipped.append(Skipped(spec.id, f"duplicate clip id ({where}); the first is used", spec.source))
                 continue
-            seen_ids.add(spec.id)
+            seen_ids[spec.id] = kind.source_name
             spec.label = label
             jobs.append((spec, kind))
 
@@ -167,8 +180,8 @@ def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out:
                 info = probe(path)
                 if info.meta.get("events_key") == key:
                     rec.event_count = info.n_events
-                    if rec.event_count == 0:
-                        skipped.append(Skipped(spec.id, NO_EVENTS, spec.source))
+                    if too_few(rec.event_count):
+                        skipped.append(Skipped(spec.id, too_few(rec.event_count), spec.source))
                         del records[spec.id]
                         continue
                     span = info.meta.get("span_us")
@@ -189,7 +202,7 @@ def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out:
     for result in run_jobs(write_clip, todo, workers=max(1, int(workers)), desc="events", unit="clip",
                            progress=progress, label=_job_label):
         clip_id = result.item.spec.id
-        error = result.error or (NO_EVENTS if result.value.n_events == 0 else None)
+        error = result.error or too_few(result.value.n_events)
         if error:
             skipped.append(Skipped(clip_id, error, result.item.spec.source))
             failed.add(clip_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
 from .clips import ClipSpec, Skipped
 from .event_clips import BoxOptions, RecordingSource
 from .labels import normalize_original
@@ -50,7 +50,7 @@ class Recordings(RecordingSource):
     def scan(self, progress: bool = True) -> Scan:
         table = under(self.root, self.options.csv)
         rows, skipped = read_table(table, ("path", "subject", "label"), ("t_start_us", "t_end_us", "box"))
-        specs = []
+        specs, first_row = [], {}
         for row in rows:
             item = f"{table}:{row.line}"
             try:
@@ -61,11 +61,12 @@ class Recordings(RecordingSource):
             if not Path(spec.paths[0]).is_file():
                 skipped.append(Skipped(item, f"{spec.paths[0]}: no such recording"))
                 continue
+            if spec.id in first_row:
+                skipped.append(Skipped(item, f"the same clip as {first_row[spec.id]} (same file, subject, label and "
+                                             "start); the first row is used"))
+                continue
+            first_row[spec.id] = item
             specs.append(spec)
-        ids = [s.id for s in specs]
-        for spec in specs:
-            if ids.count(spec.id) > 1:
-                raise InputError(table, f"two rows make the clip {spec.id} (same file, subject, label and start)")
         return self.listed(specs, skipped)
 
     def _spec(self, table: Path, row) -> ClipSpec:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..atomic import atomic_path, write_json_atomic
 from ..errors import InputError
+from ..io.h5write import hdf5_for_writing
 
 OUTPUT_FORMATS = ("npy", "npz", "h5")
 #: where the planes are stored in .npz and .h5 outputs
@@ -46,9 +47,7 @@ def write_output(path: Path, planes: np.ndarray, meta: dict[str, Any]) -> None:
                 fields = {k: np.asarray(v) for k, v in meta.items()}
                 np.savez_compressed(tmp, **{ARRAY_NAME: planes}, **fields)
         elif kind == "h5":
-            import h5py
-
-            with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+            with atomic_path(path) as tmp, hdf5_for_writing(tmp, path) as f:
                 data = f.create_dataset(ARRAY_NAME, data=planes, compression="gzip", compression_opts=1,
                                         shuffle=True)
                 data.attrs.update(meta)

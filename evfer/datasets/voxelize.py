@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
+from ..atomic import remove_stale_temporaries
 from ..fingerprint import fingerprint
 from ..jobs import BatchSummary, FileJob
 from ..voxel import Representation
@@ -224,6 +225,8 @@ def voxelize_inputs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike,
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder; give a folder for the outputs")
     jobs = plan_jobs(inputs, out, settings.format)
+    for folder in sorted({Path(job.dst).parent for job in jobs}):  # what a killed run was writing
+        remove_stale_temporaries(folder)
     summary = BatchSummary(total=len(jobs))
     todo = []
     for job in jobs:

@@ -43,6 +43,7 @@ from ..errors import EvferError, InputError
 from ..events import Events, normalize_polarity
 from .metadata import META_KEY, meta_from_json, meta_to_json
 from .reader import EventReader, EventStats, FileInfo, event_array
+from .h5write import hdf5_for_writing
 
 FORMAT_TAG = "evfer.events"
 FORMAT_VERSION = 1
@@ -373,9 +374,7 @@ def _write_meta(f, meta: dict[str, Any]) -> None:
 
 
 def write_store(tmp: Path, chunks: Iterable[Events], width: int, height: int, meta: dict[str, Any]) -> None:
-    import h5py
-
-    with h5py.File(tmp, "w") as f:
+    with hdf5_for_writing(tmp) as f:
         f.attrs["evfer_format"] = FORMAT_TAG
         f.attrs["evfer_format_version"] = FORMAT_VERSION
         f.attrs["width"] = int(width)
@@ -457,9 +456,7 @@ class V2eReader(EventReader):
 
 
 def write_v2e(tmp: Path, chunks: Iterable[Events], width: int, height: int, meta: dict[str, Any]) -> None:
-    import h5py
-
-    with h5py.File(tmp, "w") as f:
+    with hdf5_for_writing(tmp) as f:
         ds = f.create_dataset(
             "events", shape=(0, 4), maxshape=(None, 4), dtype=np.uint32, chunks=(CHUNK, 4), compression="gzip"
         )

@@ -30,6 +30,9 @@ def read_checkpoint(path: str | os.PathLike, *, mmap: bool = False) -> dict:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # pickle, zip and version errors all mean the same to the user
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights only load failed" in reason.lower() or "weights_only" in reason:
+            raise InputError(path, "the checkpoint holds Python objects besides tensors and plain values; evfer "
+                                   "never runs code from a checkpoint, so it is not loaded") from None
         raise InputError(path, f"not a readable PyTorch checkpoint ({reason[:200]})") from None
     if not isinstance(obj, Mapping):
         raise InputError(path, f"checkpoint holds a {type(obj).__name__}, not a state dict")

@@ -167,20 +167,21 @@ def prediction_view(path: str | os.PathLike, clip: Clip, prediction: dict,
 def write_video(view: PredictionView, out: str | os.PathLike, *, frames_per_window: int = FRAMES_PER_WINDOW,
                 fps: float = FPS, progress: bool = True) -> int:
     """Write the video of ``view`` (.mp4 or .gif by suffix), atomically; returns its frame count."""
-    from tqdm import tqdm
-
     from ..atomic import atomic_path
+    from ..jobs import progress_bar
 
     out = check_video_path(out)
     drawing = PredictionDrawing(view)
     times = frame_times(view.prediction, frames_per_window)
+    bar = progress_bar(len(times), f"render {view.name}", "frame", progress)
     with atomic_path(out, make_folder=False) as tmp:
         sink = (_GifSink if out.suffix.lower() == ".gif" else _Mp4Sink)(drawing, tmp, fps, out)
-        for frame in tqdm(times, desc=f"render {view.name}", unit="frame", leave=False,
-                          disable=None if progress else True):
+        for frame in times:
             drawing.draw(frame)
             sink.add()
+            bar.update(1)
         sink.finish()
+    bar.close()
     return len(times)
 
 
@@ -418,16 +419,39 @@ class _Mp4Sink:
 
         self.drawing = drawing
         self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), drawing.size)
+        self.path, self.target, self.frames = path, target, 0
         if not self.writer.isOpened():
-            raise OutputError(target, "OpenCV cannot write MP4 video here (no MPEG-4 encoder); use .gif")
+            raise OutputError(target, f"cannot write an MP4 video here ({_why_not_written(path)}); or use .gif")
 
     def add(self) -> None:
         import cv2
 
         self.writer.write(cv2.cvtColor(self.drawing.pixels(), cv2.COLOR_RGB2BGR))
+        self.frames += 1
 
     def finish(self) -> None:
+        import cv2
+
         self.writer.release()
+        cap = cv2.VideoCapture(str(self.path))  # OpenCV's writer does not report failed writes: check
+        written = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        cap.release()
+        if written < self.frames:
+            raise OutputError(self.target, f"only {written} of {self.frames} frames were written "
+                                           f"({_why_not_written(self.path)})")
+
+
+def _why_not_written(path: Path) -> str:
+    """A full disk when little space is left, else what is most likely."""
+    import shutil
+
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return "the folder is not usable"
+    if free < 16 * 2**20:
+        return f"No space left on device: {free / 2**20:.1f} MB free"
+    return "no MPEG-4 encoder in this OpenCV, or the folder is not writable"
 
 
 class _GifSink:

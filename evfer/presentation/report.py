@@ -82,7 +82,7 @@ def run_page(run: RunFiles) -> str:
         items.append((f"{seconds / 60:.1f} min", "demo in total" if demo else "training"))
     headline = cards(items) if items else ""
     if not metrics:
-        headline += missing(f"not evaluated yet: no metrics.json (run `evfer evaluate {run.folder}`)")
+        headline += missing(run.problem("metrics.json", f"run `evfer evaluate {run.folder}`"))
     return page(f"evfer run: {run.folder.name}", _subtitle(run, "training run"), [
         ("summary", "Summary", headline),
         ("config", "Config", config_section(run)),
@@ -321,7 +321,7 @@ def curves_section(runs: list[tuple[str, RunFiles]]) -> str:
 
 def test_metrics_section(run: RunFiles, m: dict | None) -> str:
     if not m:
-        return missing(f"not evaluated yet: no metrics.json (run `evfer evaluate {run.folder}`)")
+        return missing(run.problem("metrics.json", f"run `evfer evaluate {run.folder}`"))
     out = [f"<p>Accuracy <b>{esc(format_accuracy(m))}</b>, macro-F1 <b>{m['macro_f1']:.3f}</b>, "
            f"{m.get('subjects', '?')} test subjects; flip test-time averaging {'on' if m.get('tta_flip') else 'off'}; "
            f"checkpoint <code>{esc(m.get('checkpoint', '?'))}</code>.</p>"]
@@ -403,6 +403,8 @@ def mistakes_section(runs: list[tuple[str, RunFiles]]) -> str:
                 mistakes.append((row[f"p_{row['predicted']}"], name, row, run.data_out, events.get(row["id"])))
     out = [missing("no per-clip predictions yet (predictions-test.csv; run `evfer evaluate`): "
                    + ", ".join(unevaluated))] if unevaluated else []
+    out += [missing(f"{name or run.folder}: predictions-test.csv is {run.unreadable['predictions-test.csv']}; "
+                    "the readable rows are shown") for name, run in runs if "predictions-test.csv" in run.unreadable]
     if not clips:
         return "".join(out)
     mistakes.sort(key=lambda m: -m[0])

@@ -27,13 +27,27 @@ class RunFiles:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
+        self.unreadable: dict[str, str] = {}  # file name -> what is wrong with it (it exists)
 
     def json(self, name: str) -> dict | None:
+        path = self.folder / name
         try:
-            value = json.loads((self.folder / name).read_text())
-        except (OSError, ValueError):
+            value = json.loads(path.read_text())
+        except FileNotFoundError:
             return None
-        return value if isinstance(value, dict) else None
+        except (OSError, ValueError) as exc:
+            self.unreadable[name] = f"unreadable ({type(exc).__name__}: truncated or corrupt?)"
+            return None
+        if not isinstance(value, dict):
+            self.unreadable[name] = "not a JSON object"
+            return None
+        return value
+
+    def problem(self, name: str, what: str) -> str:
+        """The page's note for a file that is missing or, when it exists, unreadable."""
+        if name in self.unreadable:
+            return f"{name} is {self.unreadable[name]}; {what}"
+        return f"no {name}; {what}"
 
     def text(self, name: str) -> str | None:
         try:
@@ -102,15 +116,28 @@ class RunFiles:
 
     def predictions(self, split: str = "test") -> list[dict] | None:
         """Rows of ``predictions-<split>.csv``: id, subject, label, predicted and p_<class> (floats)."""
+        name = f"predictions-{split}.csv"
         try:
-            with (self.folder / f"predictions-{split}.csv").open(newline="") as f:
+            with (self.folder / name).open(newline="") as f:
                 rows = list(csv.DictReader(f))
-        except OSError:
+        except FileNotFoundError:
             return None
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            self.unreadable[name] = f"unreadable ({type(exc).__name__})"
+            return None
+        good = []
         for row in rows:
-            for key in [k for k in row if k.startswith("p_")]:
-                row[key] = float(row[key])
-        return rows
+            try:
+                for key in [k for k in row if k.startswith("p_")]:
+                    row[key] = float(row[key])
+                if not (row.get("id") and row.get("label") and row.get("predicted")):
+                    raise ValueError
+            except (TypeError, ValueError):
+                continue
+            good.append(row)
+        if len(good) < len(rows):
+            self.unreadable[name] = f"cut or damaged: {len(rows) - len(good)} of {len(rows)} rows unreadable"
+        return good
 
     @cached_property
     def folds(self) -> list[RunFiles]:

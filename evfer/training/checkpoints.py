@@ -39,8 +39,21 @@ def write_checkpoint(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> 
             torch.save(dict(checkpoint), tmp)
     except OSError as exc:
         raise OutputError(path, f"cannot write the checkpoint ({exc.strerror or exc})") from None
-    except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError
-        raise OutputError(path, f"cannot write the checkpoint ({' '.join(str(exc).split())[:200]})") from None
+    except RuntimeError as exc:  # torch's zip writer reports a failed write (a full disk) as a RuntimeError
+        raise OutputError(path, f"cannot write the checkpoint ({_write_failure(path, exc)})") from None
+
+
+def _write_failure(path: Path, exc: Exception) -> str:
+    """Why torch could not write ``path``: a full disk when little space is left, else its message."""
+    import shutil
+
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < 64 * 2**20:
+        return f"No space left on device: {free / 2**20:.1f} MB free"
+    return " ".join(str(exc).split())[:200]
 
 
 class Restored(NamedTuple):

@@ -143,15 +143,17 @@ def write_ensemble_checkpoint(member_checkpoints: list[Path], cfg: Config, out: 
     """One checkpoint of all members' kept weights: hyper_parameters ``architecture`` (+ ``ensemble``:
     K), ``classes`` and ``config`` (the ensemble run's), state dict ``net.members.<i>.<key>``."""
 
-    state, arch, classes, clips = {}, None, None, None
+    state, arch, classes, clips, subjects = {}, None, None, None, None
     for i, path in enumerate(member_checkpoints):
         ckpt = read_checkpoint(path)
         hp = ckpt.get("hyper_parameters") or {}
         arch, classes = arch or dict(hp["architecture"]), classes or list(hp["classes"])
         clips = clips or hp.get("clips")
+        subjects = subjects or hp.get("subjects")
         weights, _ = strip_prefix(ckpt.get("state_dict", {}), anchor="lstm.weight_ih_l0")
         state.update({f"net.members.{i}.{k}": v for k, v in weights.items()})
     arch["ensemble"] = len(member_checkpoints)
     write_checkpoint({"hyper_parameters": {"architecture": arch, "classes": classes, "config": to_dict(cfg),
-                                           **({"clips": clips} if clips else {})},
+                                           **({"clips": clips} if clips else {}),
+                                           **({"subjects": subjects} if subjects else {})},
                       "state_dict": state, "members": [str(p) for p in member_checkpoints]}, out)

@@ -24,7 +24,7 @@ from ..metrics import classification_metrics, clip_accuracy
 from ..models import Ensemble
 from ..presentation.plots import plot_confusion
 from ..presentation.report import try_write_report
-from .checkpoints import find_checkpoint, load_checkpoint
+from .checkpoints import find_checkpoint, load_checkpoint, read_hparams
 from .inference import predict_proba
 
 
@@ -71,6 +71,21 @@ def member_metrics(member_probs: list[np.ndarray], records: list[ClipRecord], y_
     return out
 
 
+def check_unseen(checkpoint: Path, subjects: set[str], split: str) -> None:
+    """InputError unless the model in ``checkpoint`` never trained or selected on ``subjects`` (the
+    evaluated clips' subjects): its checkpoint lists the subjects it saw; one that does not (older
+    evfer) cannot be trusted on them."""
+    seen = read_hparams(checkpoint).get("subjects")
+    if not isinstance(seen, dict):
+        raise InputError(checkpoint, "this checkpoint does not list the subjects it was trained on (an older evfer); "
+                                     f"it cannot be evaluated honestly on another run's {split} split")
+    overlap = sorted(subjects & (set(seen.get("train", [])) | set(seen.get("val", []))))
+    if overlap:
+        raise InputError(checkpoint, f"was trained or selected on {len(overlap)} of the {split} subjects "
+                                     f"({', '.join(overlap[:3])}{', ...' if len(overlap) > 3 else ''}): its "
+                                     f"accuracy there would not be honest; evaluate it on its own run")
+
+
 def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | None = None,
              tta_flip: bool | None = None, report: bool = True) -> dict:
     """Evaluate a run's best model on ``split``; writes metrics, confusion plot and predictions, then
@@ -83,10 +98,13 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
     if not run_dir.is_dir():
         raise InputError(run_dir, "run directory not found")
     ckpt = Path(checkpoint) if checkpoint else find_checkpoint(run_dir)
+    own = ckpt.resolve().parent == (run_dir / "checkpoints").resolve()
     model, classes, cfg = load_checkpoint(ckpt)
     records = [r for r in read_manifest(run_dir / "manifest.csv") if r.split == split]
     if not records:
         raise InputError(run_dir, f"the run's manifest has no clips in split '{split}'")
+    if not own:
+        check_unseen(ckpt, {r.subject for r in records}, split)
     folder = Path(cfg.data.out) / "voxels" / cache_name(cfg.voxel)
     try:
         cache = VoxelCache(folder)
@@ -109,7 +127,8 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
     metrics.update(split=split, checkpoint=str(ckpt), subjects=len({r.subject for r in records}), tta_flip=flip)
     if isinstance(model, Ensemble):
         metrics["members"] = member_metrics(per_member, records, y_true, classes, cfg.seed)
-    suffix = "" if split == "test" else f"-{split}"
+    # another run's checkpoint: its results go beside the run's, never over them
+    suffix = ("" if split == "test" else f"-{split}") + ("" if own else f"-{ckpt.parent.parent.name}-{ckpt.stem}")
     write_json_atomic(run_dir / f"metrics{suffix}.json", metrics)
     plot_confusion(metrics["confusion_matrix"], classes, run_dir / f"confusion{suffix}.png",
                    title=f"{split}: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
@@ -119,7 +138,5 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str | Path | 
     for r, p in zip(records, probs):
         w.writerow([r.id, r.subject, r.label, classes[int(p.argmax())], *[f"{v:.4f}" for v in p]])
     write_text_atomic(run_dir / f"predictions-{split}.csv", buf.getvalue())
-    if report:
-
-        metrics["report_html"] = try_write_report(run_dir)
+    metrics["report_html"] = try_write_report(run_dir) if report and own else None
     return metrics

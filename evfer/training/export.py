@@ -11,14 +11,15 @@ made with. The export is checked against the PyTorch model on a random input bef
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_path, write_json_atomic
+from ..atomic import atomic_path, remove_stale_temporaries, write_json_atomic
 from ..config import to_dict
-from ..errors import EvferError, InputError
+from ..errors import EvferError, InputError, OutputError
 from ..models import Ensemble
 from .checkpoints import load_checkpoint, read_hparams
 
@@ -32,6 +33,13 @@ def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) ->
         raise InputError(out, "export target must end in .onnx (ONNX) or .pt (TorchScript)")
     model, classes, cfg = load_checkpoint(checkpoint)
     model = model.float().eval()
+    if out.parent.is_dir():
+        remove_stale_temporaries(out.parent)  # what a killed export was writing
+        need = sum(p.numel() * 4 for p in model.parameters()) * 1.2 + 2**20
+        free = shutil.disk_usage(out.parent).free
+        if free < need:  # torch aborts the process (C++ trace, exit 134) when the disk fills mid-export
+            raise OutputError(out, f"not enough space: the model needs about {need / 2**20:.0f} MB, "
+                                   f"{free / 2**20:.1f} MB are free")
     w, h = cfg.voxel.size
     example = torch.randn(1, cfg.voxel.windows, model.in_channels, h, w)
     with torch.no_grad():

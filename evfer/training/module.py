@@ -100,6 +100,8 @@ class RecognizerModule(L.LightningModule):
             self.class_weights = torch.tensor(weights, dtype=torch.float32, device=self.device)
         if data is not None and hasattr(data, "clip_stats"):
             self.hparams["clips"] = data.clip_stats()
+            # the subjects the model saw: evaluating it on any of them elsewhere is refused
+            self.hparams["subjects"] = {s: sorted({r.subject for r in data.split(s)}) for s in ("train", "val")}
 
     def on_fit_start(self) -> None:
         """Each DDP process draws its own augmentations (rank 0 keeps the run's random stream)."""

@@ -25,6 +25,8 @@ A resumed run (``last.ckpt`` present, no ``--restart``) is checked against the c
 from __future__ import annotations
 
 import contextlib
+import signal
+import sys
 import csv
 import logging
 import time
@@ -42,7 +44,7 @@ from ..atomic import write_json_atomic, write_text_atomic
 from ..config import Config, to_dict
 from ..datasets.kinds import absolute_paths
 from ..datasets.labels import LabelMap
-from ..errors import EvferError
+from ..errors import EvferError, OutputError
 from ..models import Recognizer, build_model
 from ..presentation.plots import plot_training_curves
 from ..voxel import representation_for
@@ -190,7 +192,7 @@ def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: boo
         num_nodes=t.num_nodes,
         strategy=t.strategy,
         precision=precision.lightning,
-        callbacks=[*ema, keep, *([early] if early else [])],
+        callbacks=[*ema, keep, *([early] if early else []), *([EpochLines()] if progress and not sys.stderr.isatty() else [])],
         plugins=[AtomicCheckpointIO()],
         enable_checkpointing=False,
         logger=make_loggers(t.logger, run_dir),
@@ -201,10 +203,22 @@ def make_trainer(cfg: Config, run_dir: Path, precision: Precision, progress: boo
         limit_val_batches=0 if cfg.data.split.fractions[1] == 0 else t.limit_batches,
         num_sanity_val_steps=0 if cfg.data.split.fractions[1] == 0 else 2,
         log_every_n_steps=1,
-        enable_progress_bar=progress,
+        enable_progress_bar=progress and sys.stderr.isatty(),
         enable_model_summary=False,
     )
     return trainer, keep, early
+
+
+class EpochLines(L.Callback):
+    """One plain line per epoch on stderr (``epoch 3/40: train_loss 1.234, val_acc 0.500``): the
+    progress a log file gets instead of Lightning's bars."""
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        shown = ", ".join(f"{k} {float(v):.3f}" for k, v in sorted(trainer.callback_metrics.items())
+                          if k.endswith(("_loss", "_acc")))
+        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {shown}", file=sys.stderr, flush=True)
 
 
 def make_loggers(kind: str, run_dir: Path) -> list:
@@ -232,7 +246,12 @@ def train(cfg: Config, run_dir: str | Path, *, restart: bool = False, progress: 
     :func:`evfer.configure.load_config`."""
     check_logger(cfg.train.logger)
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputError(run_dir, "is a file; give a folder for the run")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(run_dir, f"cannot create the run folder ({exc.strerror or exc})") from None
     cfg = absolute_paths(cfg)
     if cfg.train.ensemble > 1:
         from .ensemble import train_ensemble
@@ -287,7 +306,13 @@ def fit(cfg: Config, run_dir: Path, precision: Precision, *, resume: bool, progr
             sessions = sorted((run_dir / "logs").glob("metrics-session*.csv"))
             metrics_csv.rename(run_dir / "logs" / f"metrics-session{len(sessions):03d}.csv")
         started = time.time()
-        trainer.fit(module, datamodule=data, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
+        try:
+            trainer.fit(module, datamodule=data, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None)
+        except SystemExit:  # Lightning turns Ctrl-C into exit(1) after its own clean-up: make it Ctrl-C again
+            if trainer.interrupted:
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning left it ignored
+                raise KeyboardInterrupt from None
+            raise
         best = keep.finish(trainer, module, data.train_dataloader())
     elapsed = time.time() - started
     if trainer.is_global_zero:

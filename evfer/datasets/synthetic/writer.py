@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...atomic import atomic_path, remove_stale_temporaries, write_json_atomic, write_text_atomic
-from ...errors import ConfigError, InputError
+from ...errors import ConfigError, InputError, OutputError
 from .params import CKPLUS_CODE, CLASSES, FRAMES_DEFAULT, sample_identity, sample_sequence, sequence_numbers
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def _write_sequence(task: tuple) -> int:
     for path, frame in zip(pngs, video):
         with atomic_path(path) as tmp:
             if not cv2.imwrite(str(tmp), frame):
-                raise OSError(f"{path}: could not write image")  # (InputError does not pickle)
+                raise OutputError(path, "could not write the image (a full disk, or no permission?)")
     write_text_atomic(emotion, emotion_text(CKPLUS_CODE[expression]))
     return len(pngs)
 
@@ -166,7 +166,7 @@ def synthesize(
     (W, H) pixels. ``workers``: processes (None = all available cores, <= 1 = in this process).
     Output does not depend on ``workers`` or on the order of generation.
     """
-    from tqdm import tqdm
+    from ...jobs import run_jobs
 
     frames = (frames, frames) if isinstance(frames, int) else (int(frames[0]), int(frames[1]))
     size = (int(size[0]), int(size[1]))
@@ -185,43 +185,21 @@ def synthesize(
                 todo.append((str(root), seed, identity, expression, frames, size, fps, timecode))
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    bar = tqdm(total=len(todo), desc="synth", unit="seq", disable=not progress or not todo)
-    try:
-        if workers <= 1 or len(todo) <= 1:
-            for task in todo:
-                _done(summary, task, _write_sequence(task), bar)
-        else:
-            _run_pool(todo, workers, summary, bar)
-    except OSError as exc:
-        raise InputError(root, f"cannot write the synthetic set: {exc}") from exc
-    finally:
-        bar.close()
+    for result in run_jobs(_write_sequence, todo, workers=workers, desc="synth", unit="seq", progress=progress,
+                           label=lambda task: f"{task[0]} (identity {task[2] + 1}, {task[3]})"):
+        if not result.ok:
+            raise OutputError(root, f"cannot write the synthetic set ({result.error})")
+        _done(summary, result.item, result.value)
     summary.seconds = time.perf_counter() - start
     log.debug("synthetic faces in %s: %d sequences written (%d frames), %d already complete, %.1f s",
              root, summary.written, summary.frames_written, summary.skipped, summary.seconds)
     return summary
 
 
-def _run_pool(todo: list[tuple], workers: int, summary: SynthSummary, bar) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    ctx = multiprocessing.get_context("spawn")  # safe even if torch threads exist in the parent
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx) as pool:
-        futures = {pool.submit(_write_sequence, task): task for task in todo}
-        try:
-            for fut in as_completed(futures):
-                _done(summary, futures[fut], fut.result(), bar)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)  # stop queued work; running ones finish
-            raise
-
-
-def _done(summary: SynthSummary, task: tuple, n_frames: int, bar) -> None:
+def _done(summary: SynthSummary, task: tuple, n_frames: int) -> None:
     summary.written += 1
     summary.frames_written += n_frames
     summary.per_class[task[3]] = summary.per_class.get(task[3], 0) + 1
-    bar.update()
 
 
 def ensure_synthetic(root: str | os.PathLike, options, progress: bool = True) -> SynthSummary:
