@@ -101,11 +101,16 @@ class Stills(FrameSource):
 
         o = self.options
         neutral = load_frames(spec.paths[:1])[0]
+        if min(neutral.shape) < MIN_SIDE:
+            raise InputError(spec.paths[0], f"the image is {neutral.shape[1]}x{neutral.shape[0]} pixels: too small for a "
+                                            f"face (at least {MIN_SIDE}x{MIN_SIDE})")
         notes: dict[str, float] = {}
         if len(spec.paths) == 1:
             frames = np.repeat(neutral[None], o.frames, axis=0)
         else:
             expression = load_frames(spec.paths[1:])[0]
+            if expression.shape == neutral.shape and np.array_equal(expression, neutral):
+                raise InputError(spec.paths[1], "is identical to the neutral image: it shows no expression")
             crop = face_box(neutral, 0.0)
             box = crop.box if crop.method == "haar" else None
             aligned, al = morph.register(neutral, expression, box, motion=o.register, source=spec.paths[1])
@@ -121,6 +126,10 @@ class Stills(FrameSource):
                                                           o.head_motion_deg))
         times = np.round(np.arange(o.frames) * 1e6 / o.fps).astype(np.int64)
         return FrameSet(frames, times, float(o.fps), notes)
+
+
+#: the smallest image side (pixels) a still may have: below, there is no face to crop
+MIN_SIDE = 32
 
 
 def _folder_pairs(root: Path) -> tuple[list[tuple[str, Path, Path, str]], list[Skipped]]:
