@@ -98,6 +98,10 @@ def test_only_the_loader_completes_configs():
     options untyped); every stage gets a Config that is checked already."""
     users = {m for m, t, names in EDGES if t == "evfer.config" and "parse_config" in names}
     assert users == {"evfer.configure"}, users
+    # the schema's builder makes untyped sources: only the loader uses it for whole configs (the
+    # kinds' registry builds a kind's options with it, the models their own group)
+    builders = {m for m, t, names in EDGES if t == "evfer.config" and "from_dict" in names}
+    assert builders <= {"evfer.configure", "evfer.datasets.kinds", "evfer.models.recognizer"}, builders
 
 
 def test_nothing_imports_the_cli():

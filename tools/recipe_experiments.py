@@ -86,6 +86,9 @@ VARIANTS: dict[str, list[str]] = {
     "head-10+swa-10": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=10"],
     "head-5+swa-10+ensemble-3": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=5",
                                  "train.ensemble=3"],
+    # a linear probe: the ImageNet backbone never trains, only the LSTM head (fast, and little for a seed to change)
+    "head-40": [*RECIPE, "train.select=last", "train.head_epochs=40"],
+    "head-40+lr-1e-3": [*RECIPE, "train.select=last", "train.head_epochs=40", "train.lr=0.001"],
 }
 
 

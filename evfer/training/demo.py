@@ -15,7 +15,8 @@ from pathlib import Path
 import yaml
 
 from ..atomic import write_json_atomic
-from ..config import Config, apply_override, from_dict
+from ..config import Config, apply_override
+from ..configure import config_from_dict
 from ..presentation.report import try_write_report
 from .evaluate import evaluate
 from .train import train
@@ -31,7 +32,7 @@ def demo_config(out: Path, overrides: list[str] | tuple[str, ...] = ()) -> Confi
     raw["data"]["out"] = str(out / raw["data"]["out"])
     for item in overrides:
         apply_override(raw, item)
-    return from_dict(Config, raw)
+    return config_from_dict(raw)
 
 
 def run_demo(out: str | Path = "runs/demo", overrides: list[str] | tuple[str, ...] = (), progress: bool = True) -> dict:
