@@ -71,7 +71,7 @@ def write(self, data):
     return real(self, data)
 h5write.NeverFailingFile.write = write
 try:
-    with h5write.hdf5_for_writing({str(tmp_path / 'x.h5')!r}, "out.h5") as f:
+    with h5write.hdf5_for_writing({str(tmp_path / 'x.h5')!r}, "out.h5", roomy=2**62) as f:
         f.create_dataset("t", data=np.random.default_rng(0).integers(0, 2**31, 500_000), chunks=(65536,),
                          compression="gzip")
 except OutputError as exc:

@@ -3,10 +3,13 @@
 When a write fails (``ENOSPC``: the disk is full, a quota is reached), the HDF5 library keeps the
 file's dirty chunks and metadata and retries them at every close, up to its own shutdown at the
 interpreter's exit — where it crashes the process (a segmentation fault, measured with h5py 3.16).
-So HDF5 must never see a failed write: :func:`hdf5_for_writing` hands h5py a file object
+So HDF5 must never see a failed write. Where the disk has little space left (less than
+:data:`ROOMY` bytes free), :func:`hdf5_for_writing` hands h5py a file object
 (:class:`NeverFailingFile`) that writes to the disk and, from the first failed write on, goes on in
 memory; once h5py has closed the file, the failure is raised as an :class:`~evfer.errors.OutputError`
-naming the output, and the caller's atomic writer removes the temporary.
+naming the output, and the caller's atomic writer removes the temporary. With room to spare, h5py
+writes the file itself (its own driver lays the file out as every earlier evfer did; through a file
+object HDF5 does not aggregate its metadata, so the bytes differ).
 """
 
 from __future__ import annotations
@@ -110,12 +113,30 @@ class NeverFailingFile(io.RawIOBase):
         super().close()
 
 
+#: free bytes above which h5py writes a file itself (no evfer output comes near this in one write)
+ROOMY = 2 * 2**30
+
+
+def free_bytes(path: str | os.PathLike) -> int:
+    import shutil
+
+    try:
+        return shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        return 0
+
+
 @contextlib.contextmanager
-def hdf5_for_writing(path: str | os.PathLike, target: str | os.PathLike | None = None) -> Iterator:
+def hdf5_for_writing(path: str | os.PathLike, target: str | os.PathLike | None = None, *,
+                     roomy: int = ROOMY) -> Iterator:
     """``h5py.File`` open for writing at ``path`` (see the module doc); an OutputError naming
     ``target`` (default ``path``) when the disk refused a write."""
     import h5py
 
+    if free_bytes(path) >= roomy:
+        with h5py.File(path, "w") as f:
+            yield f
+        return
     raw = NeverFailingFile(path)
     try:
         with h5py.File(raw, "w") as f:
