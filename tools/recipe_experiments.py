@@ -138,6 +138,39 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def spread_table(rows: list[dict], sets: tuple[str, ...] = ("yale", "synthetic")) -> str:
+    """Markdown: one line per variant with >= 2 seeds somewhere: per set, the expression-clip and
+    all-clip accuracy as mean ± sample sd over the seeds, the worst seed, the number of seeds and
+    the minutes per run."""
+    import statistics
+
+    by: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        by.setdefault((r["variant"], r["set"]), []).append(r)
+    head = "| variant | " + " | ".join(f"{s}: expressions, mean ± sd (worst) | {s}: all clips | {s}: seeds, min/run"
+                                        for s in sets) + " |"
+    lines = [head, "|" + "---|" * (1 + 3 * len(sets))]
+
+    def cell(values):
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.3f} ± {sd:.3f} ({min(values):.3f})"
+
+    for variant in VARIANTS:
+        runs = {s: by.get((variant, s), []) for s in sets}
+        if not any(len(v) >= 2 for v in runs.values()):
+            continue
+        parts = []
+        for s in sets:
+            got = runs[s]
+            if not got:
+                parts += ["", "", ""]
+                continue
+            parts += [cell([r["expression_accuracy"] for r in got]), cell([r["accuracy"] for r in got]),
+                      f"{len(got)}, {statistics.mean(r['minutes'] for r in got):.1f}"]
+        lines.append(f"| {variant} | " + " | ".join(parts) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
@@ -145,11 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
+    ap.add_argument("--spread", action="store_true", help="print mean ± sd over the seeds per variant and set")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "results.jsonl"
-    if args.table:
-        print(table([json.loads(line) for line in log.read_text().splitlines()]))
+    if args.table or args.spread:
+        rows = [json.loads(line) for line in log.read_text().splitlines()]
+        print(spread_table(rows) if args.spread else table(rows))
         return 0
     done = {(r["set"], r["variant"], r["seed"]) for r in map(json.loads, log.read_text().splitlines())} \
         if log.exists() else set()

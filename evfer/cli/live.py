@@ -11,21 +11,10 @@ and the windows restart after the gap; the summary says so. Ctrl-C stops cleanly
 
 from __future__ import annotations
 
-from ._args import add, duration, positive_int
+from ._args import add, duration, positive_float, positive_int
 
 ORDER = 61
 
-
-def _positive_float(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
-    return value
 
 
 def arguments(p) -> None:
@@ -33,14 +22,14 @@ def arguments(p) -> None:
     p.add_argument("source", nargs="?", metavar="SOURCE",
                    help="camera index (0, 1, ...), dv (dv-processing) or metavision (Metavision SDK)")
     p.add_argument("--replay", metavar="FILE", help="feed a video, image folder or recording at its real pace instead")
-    p.add_argument("--speed", type=_positive_float, default=1.0, help="replay speed (default 1: real time)")
+    p.add_argument("--speed", type=positive_float, default=1.0, help="replay speed (default 1: real time)")
     p.add_argument("--window", type=duration, metavar="DUR",
                    help="window length (default: the training clips' median duration, else 1s)")
     p.add_argument("--stride", type=duration, metavar="DUR", help="time between window starts (default: half the window)")
     p.add_argument("--smooth", type=positive_int, default=1, metavar="N",
                    help="average each window's probabilities with the previous N-1 windows' (default 1: none)")
     p.add_argument("--box", help="event inputs: auto (event density, the default), none or x,y,w,h (sensor pixels)")
-    p.add_argument("--max-backlog", type=_positive_float, default=2.0, metavar="S",
+    p.add_argument("--max-backlog", type=positive_float, default=2.0, metavar="S",
                    help="seconds of input allowed to wait for the classifier before the oldest is dropped (default 2)")
     p.add_argument("--timeline", metavar="OUT.csv", help="write one row per window (as evfer predict --timeline)")
     p.add_argument("--render", metavar="OUT.mp4", help="write a video: each window's events, label and probabilities")

@@ -7,23 +7,13 @@ the window.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from ._args import WINDOW_HELP, add, formats_epilog, parse_window, positive_int
+from ._args import WINDOW_HELP, add, formats_epilog, parse_window, positive_float, positive_int
 
 ORDER = 20
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
-    return value
 
 
 def arguments(p) -> None:
@@ -35,7 +25,7 @@ def arguments(p) -> None:
     p.add_argument("--bins", type=positive_int, default=10, help="voxel-grid time bins (default 10)")
     p.add_argument("--gif", action="store_true", help="also write an animated GIF of event frames (OUT.gif)")
     p.add_argument("--frames", type=positive_int, default=40, help="GIF frames over the window (default 40)")
-    p.add_argument("--fps", type=_positive_float, default=10.0, help="GIF frames per second (default 10)")
+    p.add_argument("--fps", type=positive_float, default=10.0, help="GIF frames per second (default 10)")
     add(p, "sensor-size")
 
 

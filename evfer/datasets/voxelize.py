@@ -31,8 +31,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputError
 from ..atomic import remove_stale_temporaries
+from ..errors import ConfigError, InputError
 from ..fingerprint import fingerprint
 from ..jobs import BatchSummary, FileJob
 from ..voxel import Representation

@@ -41,9 +41,9 @@ import numpy as np
 from ..atomic import json_default
 from ..errors import EvferError, InputError
 from ..events import Events, normalize_polarity
+from .h5write import hdf5_for_writing
 from .metadata import META_KEY, meta_from_json, meta_to_json
 from .reader import EventReader, EventStats, FileInfo, event_array
-from .h5write import hdf5_for_writing
 
 FORMAT_TAG = "evfer.events"
 FORMAT_VERSION = 1

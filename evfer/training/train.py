@@ -25,10 +25,10 @@ A resumed run (``last.ckpt`` present, no ``--restart``) is checked against the c
 from __future__ import annotations
 
 import contextlib
-import signal
-import sys
 import csv
 import logging
+import signal
+import sys
 import time
 import warnings
 from dataclasses import dataclass
