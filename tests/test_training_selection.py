@@ -205,7 +205,7 @@ def test_a_checkpoint_write_that_fails_leaves_nothing(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", full_disk)
-    with pytest.raises(OutputError, match=r"best.ckpt: cannot write the checkpoint \(No space left on device\)"):
+    with pytest.raises(OutputError, match=r"best.ckpt: cannot write here \(No space left on device\)$"):
         checkpoints.write_checkpoint({"state_dict": {}}, target)
     assert target.read_bytes() == b"the previous, complete checkpoint"
     assert [p.name for p in target.parent.iterdir()] == ["best.ckpt"]

@@ -29,10 +29,14 @@ def read_checkpoint(path: str | os.PathLike, *, mmap: bool = False) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # pickle, zip and version errors all mean the same to the user
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights only load failed" in reason.lower() or "weights_only" in reason:
+        text = str(exc)
+        if "Unsupported global" in text:  # a pickled class or function: the file would run code to load
             raise InputError(path, "the checkpoint holds Python objects besides tensors and plain values; evfer "
                                    "never runs code from a checkpoint, so it is not loaded") from None
+        if "WeightsUnpickler error:" in text:  # PyTorch's advice to load unsafely is not ours to give
+            detail = " ".join(text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation")[0].split())
+            raise InputError(path, f"not a readable PyTorch checkpoint ({detail[:120] or 'unpickling failed'})") from None
+        reason = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         raise InputError(path, f"not a readable PyTorch checkpoint ({reason[:200]})") from None
     if not isinstance(obj, Mapping):
         raise InputError(path, f"checkpoint holds a {type(obj).__name__}, not a state dict")
