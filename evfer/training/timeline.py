@@ -106,6 +106,8 @@ class Predictor:
             raise ValueError(f"smooth must be at least 1 window (got {smooth})")
         self.model, self.classes, self.cfg = model.eval(), list(classes), cfg
         self.device = device or next(model.parameters()).device
+        if cfg.train.channels_last:  # as trained (and evaluated): the fast convolution layout
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.tta_flip, self.batch_size = tta_flip, batch_size
         self.recent: deque[np.ndarray] = deque(maxlen=smooth)
         rate = (stats or {}).get("event_rate")
