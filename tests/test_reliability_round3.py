@@ -268,3 +268,25 @@ def test_voxelize_and_export_remove_what_killed_runs_left(tmp_path):
     stale.write_bytes(b"half")
     assert main(["voxelize", str(ev), "-o", str(out), "--quiet"]) == 0
     assert not stale.exists() and (out / "e.npy").is_file()
+
+
+def test_voxelize_refuses_planes_too_big_for_memory(tmp_path, capsys):
+    """A file may state a sensor of 65536 x 65536 pixels (x/y are uint16): its full-size planes would
+    take 160 GiB; voxelize says so instead of running out of memory."""
+    ev = random_events(1000, 32, 32, duration=10_000, seed=1)
+    big = write_events(tmp_path / "big.h5", type(ev)(ev.array, 65535, 65535))
+    assert main(["voxelize", str(big), "-o", str(tmp_path / "vox"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "would take 160.0 GiB" in err and "give a smaller --size" in err
+
+
+def test_no_resource_tracker_warning_after_a_killed_parallel_run(tmp_path):
+    """SIGKILL to a prepare with 2 workers: the workers die with it and nothing complains about
+    leaked semaphores afterwards."""
+    cfg = tiny_config_path(tmp_path, "data.workers=2", identities=12)
+    proc = _evfer("prepare", cfg, "--quiet")
+    _wait_for(lambda: any((tmp_path / "data").rglob("*.h5")), 120)
+    proc.kill()  # the parent alone, as the OOM killer or `kill -9` would
+    _, err = proc.communicate(timeout=60)
+    time.sleep(1.0)  # the tracker notices its parent's death and exits
+    assert "leaked semaphore" not in err

@@ -40,6 +40,10 @@ from .clips import span_from
 from .voxel_files import OUTPUT_FORMATS, is_voxel_output, read_meta, write_output
 
 
+#: the most memory one file's planes may take (a sensor size a file states can be absurd)
+MAX_PLANES_BYTES = 4 * 2**30
+
+
 @dataclass(frozen=True)
 class VoxelizeSettings:
     """Everything that shapes an output besides its input file.
@@ -120,6 +124,10 @@ def voxelize_file(src: str | os.PathLike, dst: str | os.PathLike, settings: Voxe
     if end < start:
         raise InputError(src, f"the span {start}..{end} µs ends before it starts (window outside the file?)")
     size = settings.size or events.sensor_size
+    need = settings.windows * settings.representation.channels * int(size[0]) * int(size[1]) * 4
+    if need > MAX_PLANES_BYTES:
+        raise InputError(src, f"planes of {size[0]}x{size[1]} pixels would take {need / 2**30:.1f} GiB "
+                              f"(more than {MAX_PLANES_BYTES / 2**30:.0f}); give a smaller --size")
     planes = settings.representation.clip(events, settings.windows, size=size, t_start=start, t_end=end)
     if settings.windows == 1:
         planes = planes[0]
