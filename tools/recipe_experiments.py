@@ -89,6 +89,20 @@ VARIANTS: dict[str, list[str]] = {
     # a linear probe: the ImageNet backbone never trains, only the LSTM head (fast, and little for a seed to change)
     "head-40": [*RECIPE, "train.select=last", "train.head_epochs=40"],
     "head-40+lr-1e-3": [*RECIPE, "train.select=last", "train.head_epochs=40", "train.lr=0.001"],
+    # the probe-then-fine-tune recipe with the validation subjects training too
+    "head-5+swa-10+noval": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=5",
+                            "data.split.fractions=[0.85, 0.0, 0.15]"],
+    "head-5+swa-10+noval+ensemble-3": [*RECIPE, "train.select=last", "train.average_epochs=10",
+                                       "train.head_epochs=5", "data.split.fractions=[0.85, 0.0, 0.15]",
+                                       "train.ensemble=3"],
+    "head-5+last+noval": [*RECIPE, "train.select=last", "train.head_epochs=5", "data.split.fractions=[0.85, 0.0, 0.15]"],
+    "head-5+last+ensemble-3": [*RECIPE, "train.select=last", "train.head_epochs=5", "train.ensemble=3"],
+    "head-5+last+fp32": [*RECIPE, "train.select=last", "train.head_epochs=5", "train.precision=fp32"],
+    # precision: the same recipes trained in fp32 (precision auto = bf16 on a CPU with AVX512-BF16)
+    "head-5+swa-10+fp32": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=5",
+                           "train.precision=fp32"],
+    "head-5+swa-10+noval+fp32": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=5",
+                                 "data.split.fractions=[0.85, 0.0, 0.15]", "train.precision=fp32"],
 }
 
 
@@ -112,7 +126,21 @@ def run(out: Path, data_set: str, variant: str, seed: int) -> dict:
             "accuracy": pooled["accuracy"], "ci95": pooled["accuracy_ci95"], "n": pooled["n"],
             "expression_accuracy": expr.get("accuracy"), "expression_ci95": expr.get("accuracy_ci95"),
             "expression_n": expr.get("n"), "minutes": round((time.time() - t0) / 60, 2),
-            "cpu": torch.backends.cpu.get_cpu_capability(), "precision": cfg.train.precision}
+            "cpu": torch.backends.cpu.get_cpu_capability(), "machine": machine(), "precision": cfg.train.precision}
+
+
+def machine() -> str:
+    """The CPU model and the cores torch uses, e.g. "AMD EPYC 9R14, 2 cores"."""
+    import os
+
+    import torch
+
+    try:
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]
+    except OSError:
+        names = []
+    return f"{names[0] if names else 'unknown CPU'}, {torch.get_num_threads() or os.cpu_count()} cores"
 
 
 def table(rows: list[dict]) -> str:
@@ -179,11 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
     ap.add_argument("--spread", action="store_true", help="print mean ± sd over the seeds per variant and set")
+    ap.add_argument("--results", type=Path, help="the JSON lines --table / --spread read (default OUT/results.jsonl)")
+    ap.add_argument("--machine", default="", help="--table / --spread: only rows whose machine contains this")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "results.jsonl"
     if args.table or args.spread:
-        rows = [json.loads(line) for line in log.read_text().splitlines()]
+        rows = [json.loads(line) for line in (args.results or log).read_text().splitlines()]
+        rows = [r for r in rows if args.machine.lower() in r.get("machine", "").lower()]
         print(spread_table(rows) if args.spread else table(rows))
         return 0
     done = {(r["set"], r["variant"], r["seed"]) for r in map(json.loads, log.read_text().splitlines())} \
