@@ -32,6 +32,8 @@ def test_the_cpu_recipe_is_the_one_the_docs_describe():
     assert (cfg.model.backbone, cfg.model.pretrained) == ("mobilenet_v2", "imagenet")
     assert (cfg.voxel.representation, cfg.voxel.windows) == ("event_image", 1)
     assert cfg.train.precision == "auto"  # fp32 on a CPU without native bf16
+    # the selection docs/recipe.md measured over 3 seeds: 5 head-only epochs, then the last epoch kept
+    assert (cfg.train.head_epochs, cfg.train.select, cfg.train.average_epochs, cfg.train.ensemble) == (5, "last", 0, 1)
     stills = load_config(ROOT / "configs" / "stills.yaml")
     assert (stills.model, stills.voxel, stills.train) == (cfg.model, cfg.voxel, cfg.train)
 
@@ -49,7 +51,8 @@ def test_cpu_recipe_cross_validates_a_tiny_ckplus_tree(tmp_path, monkeypatch, ca
     monkeypatch.setenv("TORCH_HOME", str(WEIGHTS))
     out = tmp_path / "cv"
     assert main(["cv", str(ROOT / "configs" / "ckplus-cpu.yaml"), f"data.sources.0.root={tree}",
-                 f"data.out={tmp_path / 'data'}", "data.workers=1", "train.epochs=1", "train.num_workers=0",
+                 f"data.out={tmp_path / 'data'}", "data.workers=1", "train.epochs=2", "train.head_epochs=1",
+                 "train.num_workers=0",
                  f"model.pretrained={pretrained}", "--folds", "2", "-o", str(out), "--quiet"]) == 0
     r = json.loads((out / "cv.json").read_text())
     from evfer.datasets.manifest import read_manifest
