@@ -94,6 +94,24 @@ def test_rerun_resumes_and_reuses(prepared, tmp_path):
     assert third.voxel_dir != result.voxel_dir and result.voxel_dir.is_dir()
 
 
+def test_a_cache_rebuilt_for_fewer_clips_keeps_the_others_rows(prepared, tmp_path):
+    """A dataset that lost clips (a source shrank, a rule now leaves clips out): the cache is rebuilt
+    for the clips left, each row the one the full cache held (reused, not recomputed)."""
+    from evfer.datasets.voxel_cache import build_voxel_cache
+
+    cfg, result = prepared
+    out = tmp_path / "data"
+    shutil.copytree(result.out, out)
+    full = VoxelCache(out / "voxels" / result.voxel_dir.name)
+    expected = {cid: np.array(full[cid]) for cid in full.ids}
+    kept = result.records[2:]
+    folder = build_voxel_cache(out, kept, cfg.voxel, workers=1, progress=False)
+    cache = VoxelCache(folder)
+    assert sorted(cache.ids) == sorted(r.id for r in kept)
+    for r in kept:
+        assert np.array_equal(cache[r.id], expected[r.id]), r.id
+
+
 def test_same_seed_same_events(prepared, tmp_path):
     cfg, result = prepared
     shutil.copytree(result.out.parent / "synth", tmp_path / "synth")

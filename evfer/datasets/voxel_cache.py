@@ -89,7 +89,8 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
     shape = (len(ids), vox.windows, rep.channels, h, w)
     arr = np.lib.format.open_memmap(tmp / "voxels.npy", mode="w+", dtype=np.float16, shape=shape)
     old = np.load(final / "voxels.npy", mmap_mode="r") if old_ids else None
-    old_row = {cid: i for i, cid in enumerate(old_ids) if old_keys.get(cid) == keys[cid]}
+    # clips that left the dataset are dropped; the planes of unchanged clips are reused
+    old_row = {cid: i for i, cid in enumerate(old_ids) if cid in keys and old_keys.get(cid) == keys[cid]}
 
     row_of = {cid: row for row, cid in enumerate(ids)}
     todo = []
