@@ -30,6 +30,7 @@ from .datasets.inputs import input_source
 from .datasets.kinds import clip_context
 from .datasets.source import FRAMES
 from .datasets.streams import FrameWindows
+from .emulator.frames import to_luma
 from .errors import InputError
 from .events import Events
 from .training.checkpoints import find_checkpoint, load_checkpoint, read_hparams
@@ -87,8 +88,6 @@ class Recognizer:
         return {"label": r["label"], "probabilities": r["probabilities"], "events": r["events"]}
 
     def _frames_clip(self, frames: np.ndarray, fps: float | None, timestamps_us) -> Clip:
-        from .emulator.frames import to_luma
-
         if timestamps_us is None:
             if not fps or fps <= 0:
                 raise InputError(None, "frames need fps= or timestamps_us=")

@@ -22,6 +22,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from .atomic import write_text_atomic
 from .errors import ConfigError, did_you_mean
 from .typed import coerce, describe
 
@@ -415,6 +416,5 @@ def dump_yaml(cfg: Any) -> str:
 
 def save_config(cfg: Any, path: str | Path, header: str | None = None) -> None:
     """Write the resolved config as YAML (atomically), after a ``# header`` comment line when given."""
-    from .atomic import write_text_atomic
 
     write_text_atomic(path, (f"# {header}\n" if header else "") + dump_yaml(cfg))

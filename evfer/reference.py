@@ -32,6 +32,7 @@ from .config import (
     VoxelConfig,
 )
 from .datasets.kinds import KINDS
+from .emulator.params import PRESETS
 from .errors import ConfigError, did_you_mean
 from .models import BACKBONES
 from .voxel import REPRESENTATIONS
@@ -53,8 +54,6 @@ class Key:
 
 
 def _presets() -> list[str]:
-    from .emulator.params import PRESETS
-
     return list(PRESETS)
 
 

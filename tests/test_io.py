@@ -32,7 +32,10 @@ def _body(path) -> bytes:
     data = path.read_bytes()
     i = 0
     while data[i : i + 1] == b"%":
-        i = data.index(b"\n", i) + 1
+        j = data.index(b"\n", i) + 1
+        line, i = data[i:j], j
+        if line.strip() == b"% end":  # the header's last line, where a writer says so
+            break
     return data[i:]
 
 
@@ -293,6 +296,8 @@ def test_write_format_option_and_suffix_rules(tmp_path):
         (random_events(1500, 64, 48, duration=100_000_000, seed=2).t, 64),  # rewritten in tiny blocks
         (np.array([30_668_189, 40_000_000, 51_037_454]), None),  # seconds apart, late clock (% t0)
         (np.array([5, 3_600_000_000]), None),  # an hour apart
+        # the first TIME_HIGH is 37, so the data starts with the byte "%": the header must say "% end"
+        (np.array([154_161, 154_162, 160_000]), None),
     ],
 )
 def test_written_evt3_with_sparse_events_decodes_right_everywhere(tmp_path, monkeypatch, t, block_words):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..events import Events
+from ..io import read_events
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,6 @@ def span_from(events: Events) -> tuple[int, int]:
 
 def read_clip(path: str | os.PathLike) -> Clip:
     """A prepared clip from its events file (any format evfer reads)."""
-    from ..io import read_events
 
     events = read_events(path)
     return Clip(events, span_from(events), crop_from_meta(events.meta), dict(events.meta.get("notes") or {}))

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import ConfigError, EvferError, InputError
 from ..events import Events
+from ..io import iter_events
 from .clips import Box, Clip, ClipSpec, Crop
 from .facebox import FaceBox, estimate_face_box
 from .source import EVENTS, SourceKind
@@ -96,7 +97,6 @@ def recording_clip(path: str, box: str | Box | list[int] = "density", box_size: 
 
 def _crop(path: str, box, box_size, t_start, t_end, sensor_size) -> tuple[Crop, Events, tuple[int, int] | None]:
     """(crop, cropped events, the span stored in an evfer clip file's metadata or None)."""
-    from ..io import iter_events
 
     def chunks():
         return iter_events(path, t_start=t_start, t_end=t_end, sensor_size=sensor_size, require_geometry=True)

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..emulator.frames import list_images
+from ..emulator import emulate
+from ..emulator.frames import iter_frames, list_images, read_image, source_fps
 from ..errors import ConfigError, InputError
 from .clips import Clip, ClipSpec, Crop
 from .source import FRAMES, SourceKind
@@ -108,7 +109,6 @@ def load_frames(paths: list[str]) -> np.ndarray:
     mixed-size images."""
     import cv2
 
-    from ..emulator.frames import read_image
 
     frames = []
     for p in paths:
@@ -135,7 +135,6 @@ def video_frames(path: Path, fps: float | None = None, t0: int | None = None,
                  t1: int | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Grey frames, times (µs) and rate of a video (its own rate unless ``fps``), optionally only the
     frames at ``t0`` <= t <= ``t1`` µs; InputError for fewer than 2 frames."""
-    from ..emulator.frames import iter_frames, source_fps
 
     rate = source_fps(path, fps)
     frames, times = [], []
@@ -231,7 +230,6 @@ def preprocess_frames(frames: np.ndarray, options: FrameOptions,
 def emulate_frames(spec: ClipSpec, frame_set: FrameSet, options: FrameOptions, emulator: Any) -> Clip:
     """The clip of a spec's frames (see the module docstring for the steps); ``emulator`` is the
     run's :class:`~evfer.emulator.EmulatorSettings`."""
-    from ..emulator import emulate
 
     frames, crop = preprocess_frames(frame_set.frames, options, tuple(spec.box) if spec.box is not None else None)
     times = frame_set.times

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..config import Config, SourceConfig
 from ..errors import InputError
+from ..io import SUPPORTED_SUFFIXES
 from .clips import Clip, ClipSpec, parse_box
 from .frame_clips import VIDEO_SUFFIXES
 from .kinds import clip_context, kind_class, make_source, source_config
@@ -34,7 +35,6 @@ MODEL_INPUT_OPTIONS = {FRAMES: ("face_crop", "face_margin", "blur_sigma", "frame
 
 def input_type(path: Path) -> str:
     """FRAMES for a video or an image folder, EVENTS for an event file; InputError otherwise."""
-    from ..io import SUPPORTED_SUFFIXES
 
     if not path.exists():
         raise InputError(path, "no such file or folder")

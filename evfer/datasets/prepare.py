@@ -23,6 +23,7 @@ import numpy as np
 from ..atomic import remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ..config import Config, dump_yaml
 from ..errors import EvferError
+from ..io import probe, write_events
 from ..jobs import run_jobs
 from .balance import balance, class_counts
 from .clips import ClipResult, ClipSpec, Skipped, clip_meta, crop_from_meta
@@ -31,6 +32,7 @@ from .labels import LabelMap
 from .manifest import ClipRecord, count_table, write_manifest
 from .source import SourceKind
 from .splits import apply_split, kfold_split, official_split, subject_split
+from .voxel_cache import build_voxel_cache
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,6 @@ class ClipJob:
 
 def write_clip(job: ClipJob) -> ClipResult:
     """Worker: make one clip's events (the kind's :meth:`~SourceKind.clip`) and write its events file."""
-    from ..io import write_events
 
     spec = job.spec
     clip = job.kind.clip(spec)
@@ -150,8 +151,6 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
 
     voxel_dir = None
     if build_voxels:
-        from .voxel_cache import build_voxel_cache
-
         voxel_dir = build_voxel_cache(out, records, cfg.voxel, workers=data.workers, progress=progress)
     return PrepareResult(out, records, skipped, summary, voxel_dir, labels, before)
 
@@ -159,7 +158,6 @@ def prepare(cfg: Config, *, build_voxels: bool = True, progress: bool = True) ->
 def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out: Path, skipped: list[Skipped],
                      progress: bool):
     """Make (or reuse) every clip's events file; returns (records, face-crop report)."""
-    from ..io import probe
 
     records: dict[str, ClipRecord] = {}
     methods: dict[str, str] = {}

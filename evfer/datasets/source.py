@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from ..config import DenoiseConfig, SourceConfig, to_dict
 from ..emulator import EmulatorSettings
 from ..errors import InputError
+from ..filters import background_activity_filter
 from ..fingerprint import fingerprint
 from .clips import Clip, ClipSpec, Skipped, clip_seed
 
@@ -89,8 +90,6 @@ class SourceKind(ABC):
         """``clip`` through the run-wide background-activity filter (when ``data.denoise`` enables it)."""
         denoise = self.context.denoise
         if denoise.window_us > 0:
-            from ..filters import background_activity_filter
-
             n0 = len(clip.events)
             events = background_activity_filter(clip.events, denoise.window_us, denoise.radius)
             clip.events = events.with_meta(denoise_kept=len(events), denoise_input=n0)

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..emulator.frames import IMAGE_SUFFIXES
 from ..errors import ConfigError, InputError
+from . import morph
 from .clips import ClipSpec, Skipped, clip_seed
 from .frame_clips import FrameOptions, FrameSet, FrameSource, face_box, load_frames
 from .labels import normalize_original
@@ -97,7 +98,6 @@ class Stills(FrameSource):
 
     def frames(self, spec: ClipSpec) -> FrameSet:
         """The clip's frames: the morph of its pair, or its neutral image, both with head motion."""
-        from . import morph
 
         o = self.options
         neutral = load_frames(spec.paths[:1])[0]

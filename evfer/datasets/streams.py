@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..events import Events
+from ..emulator import Emulator
+from ..emulator.frames import iter_frames
+from ..events import EVENT_DTYPE, Events
 from .clips import Box, Clip
 from .facebox import estimate_face_box
-from .frame_clips import FrameOptions, face_box, fit_box
+from .frame_clips import TIMECODE_REGION, FrameOptions, face_box, fit_box
 
 #: the face box moves when the detected face's centre moved by more than this share of the box's
 #: side, or its size changed by more than this share
@@ -132,8 +134,6 @@ class _Cutter:
 
 
 def _dtype():
-    from ..events import EVENT_DTYPE
-
     return EVENT_DTYPE
 
 
@@ -207,8 +207,6 @@ class FrameWindows:
         windows now complete."""
         import cv2
 
-        from ..emulator import Emulator
-        from .frame_clips import TIMECODE_REGION
 
         frames = np.asarray(frames)
         out: list[Window] = []
@@ -292,7 +290,6 @@ class FrameWindows:
 def frame_chunks(path, fps: float | None = None, chunk: int = 64) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """A video's or an image folder's grey frames in chunks: (frames (N, H, W), times (N,) µs), at
     ``fps`` or the video's own rate (:func:`evfer.emulator.frames.iter_frames`)."""
-    from ..emulator.frames import iter_frames
 
     for frames, times in iter_frames(path, fps=fps, chunk=chunk):
         yield np.asarray(frames), times

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..emulator.frames import source_fps
 from ..errors import InputError
 from .clips import Box, ClipSpec, Skipped
 from .frame_clips import VIDEO_SUFFIXES, FrameOptions, FrameSource
@@ -123,7 +124,6 @@ def _csv_rows(table: Path) -> tuple[list[_Row], list[Skipped]]:
 
 def _video_problem(path: Path, fps: float | None) -> str | None:
     """Why ``path`` cannot be used (missing, unreadable, no frame rate), or None."""
-    from ..emulator.frames import source_fps
 
     if not path.is_file():
         return f"{path}: no such video"

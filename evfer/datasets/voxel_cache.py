@@ -27,6 +27,7 @@ import numpy as np
 from ..atomic import remove_stale_temporaries, temp_prefix
 from ..config import VoxelConfig
 from ..errors import EvferError
+from ..jobs import run_jobs
 from ..voxel import Representation, representation_for
 from .clips import Clip, read_clip
 from .manifest import ClipRecord
@@ -61,7 +62,6 @@ def build_voxel_cache(out: Path, records: list[ClipRecord], vox: VoxelConfig, *,
     the job runner (``workers`` processes; one: here, with the kernels' threads)."""
     from functools import partial
 
-    from ..jobs import run_jobs
 
     rep = representation_for(vox)
     out = Path(out)

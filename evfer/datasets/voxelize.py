@@ -34,11 +34,11 @@ from typing import Any
 from ..atomic import remove_stale_temporaries
 from ..errors import ConfigError, InputError
 from ..fingerprint import fingerprint
-from ..jobs import BatchSummary, FileJob
+from ..io import SUPPORTED_SUFFIXES, iter_events, read_events
+from ..jobs import BatchSummary, FileJob, run_jobs, split_outcomes
 from ..voxel import Representation
 from .clips import span_from
 from .voxel_files import OUTPUT_FORMATS, is_voxel_output, read_meta, write_output
-
 
 #: the most memory one file's planes may take (a sensor size a file states can be absurd)
 MAX_PLANES_BYTES = 4 * 2**30
@@ -84,7 +84,6 @@ class VoxelizeSettings:
 
 def first_event_us(path: str | os.PathLike, sensor_size: tuple[int, int] | None = None) -> int:
     """The timestamp (µs) of the first event of an event file; InputError when it holds none."""
-    from ..io import iter_events
 
     for chunk in iter_events(path, sensor_size=sensor_size):
         if len(chunk):
@@ -109,7 +108,6 @@ def voxelize_file(src: str | os.PathLike, dst: str | os.PathLike, settings: Voxe
 
     Bad input raises an :class:`InputError` naming ``src``, an unwritable ``dst`` one naming ``dst``.
     """
-    from ..io import read_events
 
     t0, t1 = absolute_window(src, (*settings.window, settings.window_relative), settings.sensor_size)
     events = read_events(src, t_start=t0, t_end=None if t1 is None else t1 + 1,
@@ -185,7 +183,6 @@ def plan_jobs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike, forma
 def event_files(path: Path) -> list[Path]:
     """``path`` itself if a file, else the files below it with a suffix evfer reads (recursively;
     hidden names and voxelize outputs left out)."""
-    from ..io import SUPPORTED_SUFFIXES
 
     if not path.is_dir():
         return [path]
@@ -227,7 +224,6 @@ def voxelize_inputs(inputs: Iterable[str | os.PathLike], out: str | os.PathLike,
                     *, workers: int = 1, overwrite: bool = False, progress: bool = True) -> BatchSummary:
     """Voxelize event files and folders into folder ``out`` (module docstring); a bad file is a
     line in :attr:`BatchSummary.failed` and the rest are done."""
-    from ..jobs import run_jobs, split_outcomes
 
     out = Path(out)
     if out.exists() and not out.is_dir():

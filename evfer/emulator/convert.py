@@ -22,9 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import remove_stale_temporaries
 from ..errors import InputError, OutputError
 from ..fingerprint import fingerprint
-from ..jobs import BatchSummary, FileJob
+from ..io import probe, write_events
+from ..jobs import BatchSummary, FileJob, run_jobs, split_outcomes
+from .frames import iter_frames, source_fps
+from .model import Emulator, resolve_device
 from .params import EmulatorSettings
 
 OUTPUT_SUFFIX = ".h5"
@@ -105,9 +109,6 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, settings: Emula
     source's name) seeds the clip. Metadata: source, fps, frame count and time span, crop/size, the
     resolved emulator parameters and the conversion settings.
     """
-    from ..io import write_events
-    from .frames import iter_frames, source_fps
-    from .model import Emulator
 
     settings = settings or EmulatorSettings.resolve()
     src, dst = Path(src), Path(dst)
@@ -139,7 +140,6 @@ def _done(job: FileJob, key: str) -> bool:
     or unreadable one an InputError naming the output (the caller makes it again)."""
     if not job.dst.exists():
         return False
-    from ..io import probe
 
     stored = probe(job.dst).meta.get("convert_settings")  # damage: InputError(job.dst, ...)
     if fingerprint(stored) != key:
@@ -151,7 +151,6 @@ def _done(job: FileJob, key: str) -> bool:
 def check_output_folders(folders) -> None:
     """Every output folder usable (created when missing) and its killed runs' temporaries removed;
     an OutputError naming the folder otherwise (e.g. a file stands where the folder should be)."""
-    from ..atomic import remove_stale_temporaries
 
     for folder in sorted(folders):
         if folder.exists() and not folder.is_dir():
@@ -185,8 +184,6 @@ def convert_sources(sources: Iterable[str | os.PathLike], out: str | os.PathLike
                     progress: bool = True) -> BatchSummary:
     """Convert many sources (see the module docstring) with the resolved ``settings``; errors of single
     sources are collected in :attr:`BatchSummary.failed`, not raised."""
-    from ..jobs import run_jobs, split_outcomes
-    from .model import resolve_device
 
     settings = settings or EmulatorSettings.resolve()
     resolve_device(settings.device)  # an unusable device: fail before any work

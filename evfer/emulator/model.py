@@ -53,6 +53,7 @@ from ..events import Events
 from . import timing
 from .assemble import order_step, pack, signal_events, to_event_array
 from .draws import RandomDraws
+from .frames import check_clip, check_timestamps, to_luma
 from .params import EmulatorParams, EmulatorSettings, resolve_params
 
 LINLOG_ROUNDING = 1e8
@@ -525,7 +526,6 @@ def emulate(frames: Any, timestamps_us: Any, settings: EmulatorSettings | None =
         time-sorted :class:`Events` in (t_0, t_{N-1}] on a W x H sensor; ``meta["emulator"]`` holds
         the resolved parameters, seed and clip id. Runs on ``device`` (default CPU, one thread).
     """
-    from .frames import check_clip, check_timestamps, to_luma
 
     if settings is None:
         settings = EmulatorSettings.resolve(preset, params, seed, device)

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..atomic import json_default
 from ..errors import EvferError, InputError
-from ..events import Events, normalize_polarity
+from ..events import EVENT_DTYPE, Events, normalize_polarity
 from .h5write import hdf5_for_writing
 from .metadata import META_KEY, meta_from_json, meta_to_json
 from .reader import EventReader, EventStats, FileInfo, event_array
@@ -293,7 +293,6 @@ class StoreReader(EventReader):
 
         Where the rows read include indexed rows (every ``stride``-th), the time index is checked
         against them."""
-        from ..events import EVENT_DTYPE
 
         with h5_errors(self.path, "read the evfer store's events"), open_hdf5(self.path) as f:
             g = f["events"]

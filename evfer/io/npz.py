@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..events import Events
+from ..events import EVENT_DTYPE, Events
 from .metadata import meta_from_json, meta_to_json
 from .reader import EventReader, FileInfo
 
@@ -203,7 +203,6 @@ class NpzReader(EventReader):
 
 def write_npz(tmp: Path, chunks: Iterable[Events], width: int, height: int, meta: dict[str, Any]) -> None:
     parts = [ev.array for ev in chunks]
-    from ..events import EVENT_DTYPE
 
     a = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
     extra = {"meta_json": np.array(meta_to_json(meta))} if meta else {}

@@ -25,9 +25,11 @@ TIME_PERIOD_US = {"evt2": 1 << 34, "evt3": 1 << 24, "dat": 1 << 32}
 
 
 def _extra_header(n_events: int, meta: dict[str, Any]) -> str:
-    """The header lines evfer adds: the event count, and the metadata when there is some."""
+    """The header lines evfer adds: the event count, the metadata when there is some, and ``% end``
+    (as Metavision writes): without it a reader that takes every line starting with ``%`` as header
+    text (faery) misreads data whose first byte is 0x25 — an EVT 3.0 file whose first TIME_HIGH is 37."""
     count = f"% {COUNT_KEY} {n_events}\n"
-    return count + (f"% {META_KEY} {meta_to_json(meta)}\n" if meta else "")
+    return count + (f"% {META_KEY} {meta_to_json(meta)}\n" if meta else "") + "% end\n"
 
 
 def write_raw(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
+
 
 def _plt():
     import matplotlib
@@ -19,8 +21,6 @@ def _plt():
 
 
 def _save(fig, path: Path) -> None:
-    from ..atomic import atomic_path
-
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
 

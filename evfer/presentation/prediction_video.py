@@ -27,9 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..datasets.clips import Clip
 from ..datasets.frame_clips import FrameSet
 from ..errors import OutputError
+from ..io import read_events
+from ..jobs import progress_bar
+from .drawing import drawn_size, event_frame, format_time
 
 #: Video formats ``--render`` writes, by suffix.
 #: the video formats a rendered prediction is written in (the inputs: evfer.datasets.frame_clips.VIDEO_SUFFIXES)
@@ -61,7 +65,6 @@ class WindowView:
 def window_view(window) -> WindowView:
     """The :class:`WindowView` of an :class:`evfer.datasets.streams.Window` (kept small: a long input
     keeps one per window)."""
-    from .drawing import drawn_size, event_frame
 
     events = window.events
     image = event_frame(events, size=drawn_size(events.width, events.height))
@@ -158,7 +161,6 @@ def prediction_view(path: str | os.PathLike, clip: Clip, prediction: dict,
     sensor = events.meta.get("sensor_size")
     if clip.crop is None or clip.crop.method == "none" or not sensor:
         return PredictionView(name, prediction, events)
-    from ..io import read_events
 
     whole = read_events(path, t_start=clip.span_us[0], t_end=clip.span_us[1] + 1, sensor_size=tuple(sensor))
     return PredictionView(name, prediction, whole, box)
@@ -167,8 +169,6 @@ def prediction_view(path: str | os.PathLike, clip: Clip, prediction: dict,
 def write_video(view: PredictionView, out: str | os.PathLike, *, frames_per_window: int = FRAMES_PER_WINDOW,
                 fps: float = FPS, progress: bool = True) -> int:
     """Write the video of ``view`` (.mp4 or .gif by suffix), atomically; returns its frame count."""
-    from ..atomic import atomic_path
-    from ..jobs import progress_bar
 
     out = check_video_path(out)
     drawing = PredictionDrawing(view)
@@ -273,8 +273,6 @@ class PredictionDrawing:
         return ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="#2ca02c", linewidth=1.5))
 
     def _events_panel(self) -> None:
-        from .drawing import drawn_size
-
         if self.view.windows:
             ax, self.events_image = self._image_panel(self.boxes["events"], "events of the face crop in the window "
                                                       "(ON red, OFF blue)", self.view.windows[0].events_image)
@@ -289,8 +287,6 @@ class PredictionDrawing:
             self._box(ax, tuple(v * scale for v in self.view.events_box))
 
     def _event_frame(self, t_start: float, t_end: float) -> np.ndarray:
-        from .drawing import event_frame
-
         return event_frame(self.view.events, t_start=int(t_start), t_end=int(t_end), size=self.event_size)
 
     def _frames_panel(self) -> None:
@@ -372,7 +368,6 @@ class PredictionDrawing:
     # ------------------------------------------------------------------ per frame
     def draw(self, frame: tuple[int, float]) -> None:
         """Show window ``k`` at time ``t`` µs (a :func:`frame_times` entry)."""
-        from .drawing import format_time
 
         k, t = frame
         w = self.timeline[k]

@@ -20,8 +20,10 @@ import time
 from pathlib import Path
 
 from ..atomic import atomic_path
-from ..errors import InputError
+from ..errors import EvferError, InputError
+from ..io import read_events
 from ..metrics import accuracy_summary, format_accuracy
+from .drawing import drawn_size, event_frame
 from .html import cards, esc, missing, page, png_img, table
 from .run_files import RunFiles
 
@@ -429,9 +431,6 @@ def event_thumbnail(path: Path) -> bytes | None:
     """PNG of all the events of a prepared clip (evfer's ON/OFF event frame); None when unreadable."""
     from matplotlib.image import imsave
 
-    from ..errors import EvferError
-    from ..io import read_events
-    from .drawing import drawn_size, event_frame
 
     try:
         events = read_events(path)

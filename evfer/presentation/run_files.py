@@ -20,6 +20,7 @@ import yaml
 
 from ..datasets.manifest import ClipRecord, read_manifest
 from ..errors import EvferError
+from .plots import plot_training_curves, read_metrics_csv
 
 
 class RunFiles:
@@ -97,7 +98,6 @@ class RunFiles:
     @cached_property
     def curves(self) -> dict[str, list[tuple[int, float]]] | None:
         """Per-epoch series of logs/metrics.csv ({metric: [(epoch, value), ...]})."""
-        from .plots import read_metrics_csv
 
         try:
             return read_metrics_csv(self.folder / "logs" / "metrics.csv")
@@ -108,8 +108,6 @@ class RunFiles:
         """curves.png, drawn from logs/metrics.csv when the run has the log but not the figure yet."""
         png = self.png("curves.png")
         if png is None and self.curves:
-            from .plots import plot_training_curves
-
             plot_training_curves(self.folder / "logs" / "metrics.csv", self.folder / "curves.png")
             png = self.png("curves.png")
         return png

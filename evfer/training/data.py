@@ -25,6 +25,7 @@ from ..atomic import write_json_atomic
 from ..config import Config, save_config
 from ..datasets.balance import class_weights
 from ..datasets.manifest import ClipRecord, read_manifest, write_manifest
+from ..datasets.prepare import prepare
 from ..datasets.voxel_cache import VoxelCache, VoxelClipDataset, expand_repeats
 from ..errors import EvferError
 from .augment import ClipAugment
@@ -44,7 +45,6 @@ class Prepared:
 def prepare_run(cfg: Config, run_dir: Path, progress: bool = True) -> Prepared:
     """Prepare ``cfg``'s data (cached) and write the run's ``manifest.csv``, ``prepared.json`` and
     ``config.yaml`` (a rendering for people, generated from the config the checkpoints hold)."""
-    from ..datasets.prepare import prepare
 
     result = prepare(cfg, progress=progress)
     run_dir.mkdir(parents=True, exist_ok=True)

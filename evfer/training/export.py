@@ -19,9 +19,14 @@ import torch
 
 from ..atomic import atomic_path, remove_stale_temporaries, write_json_atomic
 from ..config import to_dict
+from ..datasets.inputs import MODEL_INPUT_OPTIONS, input_source
+from ..datasets.kinds import clip_context
+from ..datasets.source import EVENTS, FRAMES
 from ..errors import EvferError, InputError, OutputError
 from ..models import Ensemble
+from ..voxel import representation_for
 from .checkpoints import load_checkpoint, read_hparams
+from .timeline import default_window
 
 
 def export_model(checkpoint: str | Path, out: str | Path, *, opset: int = 17) -> dict:
@@ -82,11 +87,6 @@ def preprocessing(cfg, hparams: dict) -> dict:
     parameters), the event path (face box rule and size), the representation (name and parameters,
     windows, size; planes rounded through float16 as the training cache stores them) and the default
     windows over time."""
-    from ..datasets.inputs import MODEL_INPUT_OPTIONS, input_source
-    from ..datasets.kinds import clip_context
-    from ..datasets.source import EVENTS, FRAMES
-    from ..voxel import representation_for
-    from .timeline import default_window
 
     frames = input_source(cfg, "videos", FRAMES).options
     events = input_source(cfg, "recordings", EVENTS).options

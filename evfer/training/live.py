@@ -34,6 +34,7 @@ from ..datasets.source import EVENTS
 from ..datasets.streams import EventWindows, FrameWindows, Window, frame_chunks
 from ..errors import InputError
 from ..events import EVENT_DTYPE, Events
+from ..io import iter_events
 from .timeline import Predictor, Row
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,6 @@ class LiveSummary:
 def replay_chunks(cfg: Config, path: str | Path, *, speed: float = 1.0) -> tuple[str, Iterator[Chunk]]:
     """A file as a stream at its real pace (x ``speed``): (input type, chunks). A video or image
     folder yields its frames (the input's own frame rate); a recording yields 10 ms of events at a time."""
-    from ..io import iter_events
 
     path = Path(path)
     kind_of_input = input_type(path)

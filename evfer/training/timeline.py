@@ -36,6 +36,7 @@ from ..datasets.source import EVENTS
 from ..datasets.streams import EventWindows, FrameWindows, Window, event_windows, frame_chunks, frame_windows
 from ..datasets.voxel_cache import as_cached, clip_planes
 from ..errors import InputError
+from ..io import iter_events
 from .inference import predict_proba
 
 NO_FACE, NO_EVENTS = "no-face", "no-events"
@@ -157,7 +158,6 @@ def windows_of_file(cfg: Config, path: str | os.PathLike, window_us: int, stride
                     box: str | None = None, chunk: int = 64, keep_frames: int = 0) -> Iterator[Window]:
     """The windows of a file for the model trained with ``cfg``: a video or image folder through its
     kind's frame preprocessing and the run's emulator, a recording read in bounded memory."""
-    from ..io import iter_events
 
     path = Path(path)
     kind, spec = kind_for_file(cfg, path, box=box)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from ...atomic import atomic_path, remove_stale_temporaries, write_json_atomic, write_text_atomic
 from ...errors import ConfigError, InputError, OutputError
+from ...jobs import run_jobs
+from .faces import render_frames
 from .params import CKPLUS_CODE, CLASSES, FRAMES_DEFAULT, sample_identity, sample_sequence, sequence_numbers
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,6 @@ def _write_sequence(task: tuple) -> int:
     """Render and write one sequence (runs in a worker); returns the number of frames written."""
     import cv2
 
-    from .faces import render_frames
 
     cv2.setNumThreads(1)
     root, seed, identity, expression, frames, size, fps, timecode = task
@@ -166,7 +167,6 @@ def synthesize(
     (W, H) pixels. ``workers``: processes (None = all available cores, <= 1 = in this process).
     Output does not depend on ``workers`` or on the order of generation.
     """
-    from ...jobs import run_jobs
 
     frames = (frames, frames) if isinstance(frames, int) else (int(frames[0]), int(frames[1]))
     size = (int(size[0]), int(size[1]))
