@@ -90,6 +90,17 @@ def test_crop_shifts_and_filters():
     assert (c.x.tolist(), c.y.tolist()) == ([1], [1])
 
 
+@given(x0=st.integers(-700, 700), y0=st.integers(-500, 500), w=st.integers(1, 70_000), h=st.integers(1, 900))
+def test_crop_matches_a_plain_loop_for_any_box(x0, y0, w, h):
+    """Boxes partly or wholly outside the sensor, and wider than the uint16 coordinate range."""
+    ev = random_events(300, 640, 480, seed=5)
+    c = ev.crop(x0, y0, w, h)
+    expected = [(t, x - x0, y - y0, p) for t, x, y, p in zip(ev.t.tolist(), ev.x.tolist(), ev.y.tolist(),
+                                                            ev.p.tolist()) if x0 <= x < x0 + w and y0 <= y < y0 + h]
+    assert list(zip(c.t.tolist(), c.x.tolist(), c.y.tolist(), c.p.tolist())) == expected
+    assert (c.width, c.height) == (w, h)
+
+
 def test_to_torch_and_tensor():
     ev = random_events(10, seed=3)
     d = ev.to_torch()

@@ -227,11 +227,14 @@ def test_ddp_two_cpu_processes(trained, tmp_path):
 
 
 def test_the_demo_command_runs_end_to_end_when_shrunk(tmp_path, capsys):
-    """`evfer demo`, the README's first command, on 8 identities and one epoch: it loads its packaged
-    config through the one loader, trains, evaluates and writes its report."""
-    assert main(["demo", "-o", str(tmp_path / "demo"), "data.sources.0.identities=8", "train.epochs=1",
-                 "data.split.fractions=[0.5, 0.25, 0.25]", "--quiet"]) == 0
+    """`evfer demo`, the README's first command, on 8 identities and two epochs (the model: the mean
+    of both, as the demo averages its last epochs): it loads its packaged config through the one
+    loader, trains, evaluates and writes its report."""
+    assert main(["demo", "-o", str(tmp_path / "demo"), "data.sources.0.identities=8", "train.epochs=2",
+                 "train.average_epochs=2", "data.split.fractions=[0.5, 0.25, 0.25]", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out and (tmp_path / "demo" / "report.html").is_file()
     report = json.loads((tmp_path / "demo" / "demo_report.json").read_text())
-    assert report["test_clips"] > 0 and report["epochs"] == 1
+    assert report["test_clips"] > 0 and report["epochs"] == 2
+    summary = json.loads((tmp_path / "demo" / "train_summary.json").read_text())
+    assert summary["averaged_epochs"] == [1, 2]

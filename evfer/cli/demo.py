@@ -1,7 +1,7 @@
 """the whole pipeline on synthetic faces (synthesize, emulate, voxelize, train, evaluate)
 
 Synthesizes face identities, converts them to events, trains MobileNetV2 + LSTM on 2 CPU cores and
-evaluates on identity-disjoint test faces. Target: >= 90% test accuracy in <= 10 minutes.
+evaluates on identity-disjoint test faces. Target: >= 92% test accuracy in <= 10 minutes.
 """
 
 from __future__ import annotations

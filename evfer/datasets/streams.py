@@ -24,6 +24,7 @@ them alike, and both hold only the events of the windows still open: memory is b
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -122,14 +123,18 @@ class _Cutter:
         return [(0, start, end, self._take(start, end))]
 
     def _take(self, start: int, end: int) -> np.ndarray:
-        arrays = [a[(a["t"] >= start) & (a["t"] < end)] for a in self.parts]
-        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=_dtype())
+        """The events with start <= t < end: binary searches in the sorted parts, one copy."""
+        arrays = [a[bisect_left(a["t"], start): bisect_left(a["t"], end)] for a in self.parts]
+        arrays = [a for a in arrays if len(a)]
+        if not arrays:
+            return np.zeros(0, dtype=_dtype())
+        return arrays[0].copy() if len(arrays) == 1 else np.concatenate(arrays)
 
     def _drop_before(self, t: int) -> None:
         kept = []
         for a in self.parts:
             if len(a) and a["t"][-1] >= t:
-                kept.append(a[a["t"] >= t] if a["t"][0] < t else a)
+                kept.append(a[bisect_left(a["t"], t):] if a["t"][0] < t else a)
         self.parts = kept
 
 
