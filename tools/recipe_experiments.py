@@ -13,7 +13,8 @@ The variant ``bn-frozen+epochs-40+face-event-pretrained`` needs ``OUT/pretrain/m
 (``python tools/pretrain_experiment.py OUT/pretrain`` first).
 
 Usage: TORCH_HOME=../shared/weights python tools/recipe_experiments.py OUT [--sets yale,synthetic]
-       [--only NAME,NAME] [--seeds 0]
+       [--only NAME,NAME] [--seeds 0,1,2]
+       python tools/recipe_experiments.py OUT --spread | --table [--results FILE] [--machine AMD]
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ VARIANTS: dict[str, list[str]] = {
     "bn-frozen+epochs-40": ["train.bn=frozen", "train.epochs=40"],
     "bn-frozen+mixup+epochs-40": ["train.bn=frozen", "train.mixup=0.2", "train.epochs=40"],
     "bn-frozen+tta-flip": ["train.bn=frozen", "train.tta_flip=true"],
-    # exactly configs/ckplus-cpu.yaml (the chosen variant, no early stop)
+    # configs/ckplus-cpu.yaml as shipped before issue 18 (no early stop, the best validation epoch kept)
     "ckplus-cpu.yaml": ["train.bn=frozen", "train.epochs=40", "train.patience=40"],
     # the backbone first trained to reconstruct synthetic faces from their events (tools/pretrain_experiment.py)
     "bn-frozen+epochs-40+face-event-pretrained": ["train.bn=frozen", "train.epochs=40",
@@ -82,6 +83,7 @@ VARIANTS: dict[str, list[str]] = {
     "last+noval": [*RECIPE, "train.select=last", "data.split.fractions=[0.85, 0.0, 0.15]"],
     "last+noval+ensemble-3+epochs-25": [*RECIPE, "train.select=last", "data.split.fractions=[0.85, 0.0, 0.15]",
                                         "train.ensemble=3", "train.epochs=25"],
+    # configs/ckplus-cpu.yaml since issue 18
     "head-5+last": [*RECIPE, "train.select=last", "train.head_epochs=5"],
     "head-10+swa-10": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=10"],
     "head-5+swa-10+ensemble-3": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=5",
