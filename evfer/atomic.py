@@ -81,8 +81,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, *, make_fold
 
 
 def check_not_input(output: str | os.PathLike, inputs) -> None:
-    """OutputError when ``output`` is one of ``inputs`` (the same file: same path once resolved, or
-    the same inode) or lies inside an input folder's files' place: an output never replaces an input."""
+    """OutputError when ``output`` is one of ``inputs`` (the same file: the same path once resolved,
+    or the same inode): an output never replaces an input."""
     out = Path(output)
     for item in inputs:
         src = Path(item)
@@ -96,6 +96,19 @@ def check_not_input(output: str | os.PathLike, inputs) -> None:
                 same = False
         if same:
             raise OutputError(out, f"is the input {src}; an output never replaces an input: choose another name")
+
+
+def space_left(path: str | os.PathLike) -> int | None:
+    """Free bytes on the disk that holds ``path``'s folder; None when that cannot be told."""
+    try:
+        return shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        return None
+
+
+def no_space(free: int) -> str:
+    """The words for a write that failed with ``free`` bytes left: a full disk."""
+    return f"No space left on device: {free / 2**20:.1f} MB free"
 
 
 def pid_alive(pid: int) -> bool:

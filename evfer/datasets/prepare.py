@@ -178,8 +178,8 @@ def _make_all_events(jobs: list[tuple[ClipSpec, SourceKind]], workers: int, out:
                 info = probe(path)
                 if info.meta.get("events_key") == key:
                     rec.event_count = info.n_events
-                    if too_few(rec.event_count):
-                        skipped.append(Skipped(spec.id, too_few(rec.event_count), spec.source))
+                    if why := too_few(rec.event_count):
+                        skipped.append(Skipped(spec.id, why, spec.source))
                         del records[spec.id]
                         continue
                     span = info.meta.get("span_us")

@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..atomic import space_left
 from ..errors import OutputError
 
 
@@ -117,15 +118,6 @@ class NeverFailingFile(io.RawIOBase):
 ROOMY = 2 * 2**30
 
 
-def free_bytes(path: str | os.PathLike) -> int:
-    import shutil
-
-    try:
-        return shutil.disk_usage(Path(path).parent).free
-    except OSError:
-        return 0
-
-
 @contextlib.contextmanager
 def hdf5_for_writing(path: str | os.PathLike, target: str | os.PathLike | None = None, *,
                      roomy: int = ROOMY) -> Iterator:
@@ -133,7 +125,7 @@ def hdf5_for_writing(path: str | os.PathLike, target: str | os.PathLike | None =
     ``target`` (default ``path``) when the disk refused a write."""
     import h5py
 
-    if free_bytes(path) >= roomy:
+    if (space_left(path) or 0) >= roomy:
         with h5py.File(path, "w") as f:
             yield f
         return

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, no_space, space_left
 from ..datasets.clips import Clip
 from ..datasets.frame_clips import FrameSet
 from ..errors import OutputError
@@ -438,14 +438,11 @@ class _Mp4Sink:
 
 def _why_not_written(path: Path) -> str:
     """A full disk when little space is left, else what is most likely."""
-    import shutil
-
-    try:
-        free = shutil.disk_usage(path.parent).free
-    except OSError:
+    free = space_left(path)
+    if free is None:
         return "the folder is not usable"
     if free < 16 * 2**20:
-        return f"No space left on device: {free / 2**20:.1f} MB free"
+        return no_space(free)
     return "no MPEG-4 encoder in this OpenCV, or the folder is not writable"
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, no_space, space_left
 from ..config import Config
 from ..configure import config_from_dict
 from ..errors import ConfigError, InputError, OutputError
@@ -45,14 +45,9 @@ def write_checkpoint(checkpoint: Mapping[str, Any], path: str | os.PathLike) -> 
 
 def _write_failure(path: Path, exc: Exception) -> str:
     """Why torch could not write ``path``: a full disk when little space is left, else its message."""
-    import shutil
-
-    try:
-        free = shutil.disk_usage(path.parent).free
-    except OSError:
-        free = None
+    free = space_left(path)
     if free is not None and free < 64 * 2**20:
-        return f"No space left on device: {free / 2**20:.1f} MB free"
+        return no_space(free)
     return " ".join(str(exc).split())[:200]
 
 
