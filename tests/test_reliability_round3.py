@@ -21,8 +21,12 @@ from evfer.testing import random_events
 
 
 def _evfer(*args, **kw) -> subprocess.Popen:
+    """evfer in a process group of its own, with Ctrl-C's default disposition: a test suite started in
+    the background of a non-interactive shell (`make test &`) inherits SIGINT ignored, and Python would
+    keep ignoring it."""
     return subprocess.Popen([sys.executable, "-m", "evfer", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kw)
 
 
 @pytest.fixture(scope="module")
