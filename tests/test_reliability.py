@@ -113,6 +113,14 @@ def _children(pid: int) -> set[int]:
     return kids
 
 
+def _cmdline(pid: int) -> str:
+    """A process's command line, or "" once it has exited (a child may end between listing and reading)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -133,8 +141,7 @@ def test_sigkilled_prepare_leaves_no_worker_and_the_next_run_cleans_up(tmp_path)
     workers: set[int] = set()
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        workers |= {k for k in _children(proc.pid) if "spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes().decode(errors="replace")} \
-            if Path(f"/proc/{proc.pid}").exists() else set()
+        workers |= {k for k in _children(proc.pid) if "spawn_main" in _cmdline(k)}
         if len(workers) >= 2 and list((tmp_path / "data" / "events").rglob("*.h5")):
             break
         time.sleep(0.05)

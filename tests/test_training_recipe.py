@@ -17,7 +17,7 @@ from evfer.training.module import RecognizerModule
 from evfer.training.optim import optimizer_factory, param_groups, scheduler_factory
 
 CLASSES = ["a", "b", "c"]
-pytestmark = pytest.mark.filterwarnings("ignore:You are trying to `self.log\(\)`")
+pytestmark = pytest.mark.filterwarnings(r"ignore:You are trying to `self.log\(\)`")
 
 
 def tiny_net(seed: int = 0, dropout: float = 0.0) -> Recognizer:
