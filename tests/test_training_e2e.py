@@ -211,6 +211,9 @@ def test_cross_validation(tmp_path):
     tested = [{x.subject for x in read_manifest(tmp_path / "cv" / f"fold-{k}" / "manifest.csv") if x.split == "test"}
               for k in range(2)]
     assert not tested[0] & tested[1] and len(tested[0] | tested[1]) == 6
+    # a finished fold keeps its model, not its resume point
+    assert sorted(p.relative_to(tmp_path / "cv").as_posix() for p in (tmp_path / "cv").rglob("*.ckpt")) == [
+        "fold-0/checkpoints/best.ckpt", "fold-1/checkpoints/best.ckpt"]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP test written for linux")

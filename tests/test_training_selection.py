@@ -153,7 +153,12 @@ def test_last_ckpt_is_the_last_epoch_not_the_best(data):
     assert summary["best_epoch"] == expected + 1 and summary["select"] == "val_loss"
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     best = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
-    assert last["callbacks"]["KeepModel"]["last_epoch"] == 2 and best["callbacks"]["KeepModel"]["last_epoch"] == expected
+    assert last["callbacks"]["KeepModel"]["last_epoch"] == 2 and best["epoch"] == expected
+    # the kept model holds no resume state: Adam's moments (2x the weights) stay in last.ckpt only
+    assert "optimizer_states" in last and not {"optimizer_states", "lr_schedulers", "callbacks"} & best.keys()
+    assert best["state_dict"].keys() == last["state_dict"].keys()
+    size = {p.name: p.stat().st_size for p in (run / "checkpoints").glob("*.ckpt")}
+    assert size["best.ckpt"] < 0.5 * size["last.ckpt"]
 
 
 @pytest.mark.slow

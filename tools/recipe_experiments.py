@@ -100,6 +100,7 @@ VARIANTS: dict[str, list[str]] = {
     "head-5+last+noval": [*RECIPE, "train.select=last", "train.head_epochs=5", "data.split.fractions=[0.85, 0.0, 0.15]"],
     "head-5+last+ensemble-3": [*RECIPE, "train.select=last", "train.head_epochs=5", "train.ensemble=3"],
     "head-5+last+fp32": [*RECIPE, "train.select=last", "train.head_epochs=5", "train.precision=fp32"],
+    "head-5+swa-5": [*RECIPE, "train.select=last", "train.average_epochs=5", "train.head_epochs=5"],  # the demo's
     # precision: the same recipes trained in fp32 (precision auto = bf16 on a CPU with AVX512-BF16)
     "head-5+swa-10+fp32": [*RECIPE, "train.select=last", "train.average_epochs=10", "train.head_epochs=5",
                            "train.precision=fp32"],

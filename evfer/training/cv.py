@@ -3,7 +3,8 @@ small datasets, optionally repeated over seeds.
 
 Fold k: the subjects of fold k are the test set; an inner validation set of subjects is carved out
 of the remaining subjects for model selection; the rest trains. Every fold is a full run directory
-(``fold-<k>/``, resumable: a fold with ``metrics.json`` is not re-run), with its own report.html;
+(``fold-<k>/``, resumable: a fold with ``metrics.json`` is not re-run, and its ``last.ckpt`` resume
+point is removed once it is done; ``checkpoints/best.ckpt`` stays), with its own report.html;
 the folder's ``report.html`` covers them all. ``cv.json`` collects per-fold metrics,
 ``accuracy_mean``/``accuracy_std`` (over folds, population std), macro-F1 likewise, and the metrics
 pooled over folds (every clip is tested exactly once): confusion matrix, accuracy with its 95 % Wilson
@@ -75,6 +76,7 @@ def one_cross_validation(cfg: Config, folds: int, out: Path, *, progress: bool =
         else:
             train(fold_cfg, run_dir, progress=progress)
             metrics = evaluate(run_dir, "test")
+            drop_resume_points(run_dir)
         per_fold.append(metrics)
 
     classes = per_fold[0]["classes"]
@@ -107,6 +109,13 @@ def one_cross_validation(cfg: Config, folds: int, out: Path, *, progress: bool =
     plot_confusion(pooled.tolist(), classes, out / "confusion.png",
                    title=f"{folds}-fold CV: accuracy {acc.mean():.3f} ± {acc.std():.3f}")
     return result
+
+
+def drop_resume_points(run_dir: Path) -> None:
+    """Remove a finished fold's ``last.ckpt`` files (its members' too): metrics.json marks the fold
+    done, so they would never be resumed, and they hold the optimiser's state (3x a model's size)."""
+    for path in run_dir.rglob("last.ckpt"):
+        path.unlink(missing_ok=True)
 
 
 def pooled_accuracy(per_fold: list[dict]) -> dict:
