@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--sets", default="yale,synthetic")
     ap.add_argument("--only", default="")
-    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--seeds", help="the seeds to run (default 0); with --table / --spread: only these seeds' rows")
     ap.add_argument("--table", action="store_true", help="print the recorded results as a Markdown table")
     ap.add_argument("--spread", action="store_true", help="print mean ± sd over the seeds per variant and set")
     ap.add_argument("--results", type=Path, help="the JSON lines --table / --spread read (default OUT/results.jsonl)")
@@ -217,13 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     log = args.out / "results.jsonl"
     if args.table or args.spread:
         rows = [json.loads(line) for line in (args.results or log).read_text().splitlines()]
-        rows = [r for r in rows if args.machine.lower() in r.get("machine", "").lower()]
+        rows = [r for r in rows if args.machine.lower() in r.get("machine", "").lower()
+                and (args.seeds is None or r["seed"] in {int(k) for k in args.seeds.split(",")})]
         print(spread_table(rows) if args.spread else table(rows))
         return 0
     done = {(r["set"], r["variant"], r["seed"]) for r in map(json.loads, log.read_text().splitlines())} \
         if log.exists() else set()
     names = [n for n in VARIANTS if not args.only or n in args.only.split(",")]
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in (int(s) for s in (args.seeds or "0").split(",")):
         for data_set in args.sets.split(","):
             for variant in names:
                 if (data_set, variant, seed) in done:
