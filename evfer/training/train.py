@@ -329,7 +329,9 @@ def fit(cfg: Config, run_dir: Path, precision: Precision, *, resume: bool, progr
         "epochs": int(trainer.current_epoch),
         "stopped_early": bool(early is not None and early.stopped_epoch),
         "train_seconds_this_session": round(elapsed, 1),
-        "train_seconds": round(keep.seconds, 1),  # every session of the run (resumes included)
+        # every session of the run: the earlier ones' training time (in last.ckpt) + this one's, measured
+        # alike, so the whole is never less than this session (the callback's clock starts later)
+        "train_seconds": round(keep.seconds_before + elapsed, 1),
         "resumed": resume,
         "train_clips": sum(1 for r in records if r.split == "train"),
         "train_draws_per_epoch": sum(r.repeats for r in records if r.split == "train"),
