@@ -215,16 +215,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "results.jsonl"
+    seeds = [int(s) for s in (args.seeds or "0").split(",")]
     if args.table or args.spread:
         rows = [json.loads(line) for line in (args.results or log).read_text().splitlines()]
         rows = [r for r in rows if args.machine.lower() in r.get("machine", "").lower()
-                and (args.seeds is None or r["seed"] in {int(k) for k in args.seeds.split(",")})]
+                and (args.seeds is None or r["seed"] in seeds)]
         print(spread_table(rows) if args.spread else table(rows))
         return 0
     done = {(r["set"], r["variant"], r["seed"]) for r in map(json.loads, log.read_text().splitlines())} \
         if log.exists() else set()
     names = [n for n in VARIANTS if not args.only or n in args.only.split(",")]
-    for seed in (int(s) for s in (args.seeds or "0").split(",")):
+    for seed in seeds:
         for data_set in args.sets.split(","):
             for variant in names:
                 if (data_set, variant, seed) in done:
